@@ -1,0 +1,18 @@
+//! sessiond: a session store server that speaks the Redis protocol.
+//!
+//! Where things are:
+//! - [`server`]: the accept loop and the per-connection task (read → parse → execute → write).
+//! - [`protocol`]: RESP framing, input limits, reply encoding.
+//! - [`command`]: the command table (`command/table.rs`) and one module per command family.
+//! - [`store`]: namespaces → databases → shards, values, the timing wheel and expiry driver.
+//! - [`pubsub`]: channels, patterns and keyspace notifications.
+//! - [`config`]: directives, the config file and command line, CONFIG GET/SET.
+
+pub mod command;
+pub mod config;
+pub mod glob;
+pub mod keyspace_events;
+pub mod protocol;
+pub mod pubsub;
+pub mod server;
+pub mod store;

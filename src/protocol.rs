@@ -1,0 +1,535 @@
+//! RESP framing: requests in, replies out.
+//!
+//! Requests are decoded with the `redis-protocol` crate. Because its decoder only reports
+//! "incomplete" until a whole frame has arrived, a cheap header scan runs whenever a frame is
+//! incomplete: it rejects a declared multibulk count or bulk length over the limits *before*
+//! the bytes are buffered, and remembers how many bytes the frame needs at least so a large
+//! bulk is not re-decoded on every read.
+//!
+//! Replies are built as [`Reply`] values, independent of the protocol version, and encoded for
+//! RESP2 or RESP3 at the end; leaf values are encoded by `redis-protocol`.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::decode::decode_range;
+use redis_protocol::resp2::encode::extend_encode_borrowed as encode2;
+use redis_protocol::resp2::types::{BorrowedFrame as Frame2, RangeFrame};
+use redis_protocol::resp3::encode::complete::extend_encode_borrowed as encode3;
+use redis_protocol::resp3::types::{BorrowedFrame as Frame3, VerbatimStringFormat};
+
+/// Redis's cap on the number of arguments in one request.
+pub const MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
+/// Longest header line (`*N` / `$N`) or inline request accepted before a CRLF shows up.
+pub const MAX_INLINE_LEN: usize = 64 * 1024;
+
+/// The RESP version a connection speaks, chosen with `HELLO`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2, the default for new connections.
+    #[default]
+    Resp2,
+    /// RESP3, with maps, sets, doubles and push frames.
+    Resp3,
+}
+
+/// A malformed request; the connection answers `-ERR Protocol error: ...` and closes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("ERR Protocol error: {0}")]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(message: impl Into<String>) -> Self {
+        ProtocolError(message.into())
+    }
+}
+
+/// One decoded request: its arguments as slices of the read buffer, and the bytes it spanned.
+pub struct Request<'a> {
+    /// The command name followed by its arguments.
+    pub args: Vec<&'a [u8]>,
+    /// How many bytes of the buffer the request used.
+    pub consumed: usize,
+}
+
+/// Splits a connection's read buffer into requests, enforcing the input limits.
+#[derive(Debug)]
+pub struct RequestParser {
+    max_bulk_len: u64,
+    /// Bytes the current incomplete frame needs at least before decoding is worth retrying.
+    needed: usize,
+}
+
+impl RequestParser {
+    /// A parser that refuses bulk strings longer than `max_bulk_len` (`proto-max-bulk-len`).
+    pub fn new(max_bulk_len: u64) -> Self {
+        RequestParser {
+            max_bulk_len,
+            needed: 0,
+        }
+    }
+
+    /// Updates the bulk length limit (after `CONFIG SET proto-max-bulk-len`).
+    pub fn set_max_bulk_len(&mut self, max_bulk_len: u64) {
+        self.max_bulk_len = max_bulk_len;
+    }
+
+    /// Decodes the request at the start of `buf`. `Ok(None)` means more bytes are needed.
+    /// An empty multibulk (`*0`, `*-1`) or blank inline line is skipped and yields an empty
+    /// argument list, which the caller ignores.
+    pub fn parse<'a>(&mut self, buf: &'a [u8]) -> Result<Option<Request<'a>>, ProtocolError> {
+        if buf.is_empty() || buf.len() < self.needed {
+            return Ok(None);
+        }
+        if buf[0] != b'*' {
+            return parse_inline(buf);
+        }
+        match decode_range(buf) {
+            Ok(Some((frame, consumed))) => {
+                self.needed = 0;
+                let args = self.arguments(buf, frame)?;
+                Ok(Some(Request { args, consumed }))
+            }
+            Ok(None) => {
+                self.needed = self.scan_incomplete(buf)?;
+                Ok(None)
+            }
+            Err(_) => {
+                // The scan names the problem the way Redis does; a frame it finds no fault
+                // with but the decoder rejected is still a protocol error.
+                self.scan_incomplete(buf)?;
+                Err(ProtocolError::new("invalid request"))
+            }
+        }
+    }
+
+    fn arguments<'a>(
+        &self,
+        buf: &'a [u8],
+        frame: RangeFrame,
+    ) -> Result<Vec<&'a [u8]>, ProtocolError> {
+        let items = match frame {
+            RangeFrame::Array(items) => items,
+            RangeFrame::Null => return Ok(Vec::new()),
+            _ => return Err(ProtocolError::new("invalid multibulk length")),
+        };
+        if items.len() as u64 > MAX_MULTIBULK_LEN {
+            return Err(ProtocolError::new("invalid multibulk length"));
+        }
+        items
+            .into_iter()
+            .map(|item| match item {
+                RangeFrame::BulkString((start, end)) => {
+                    if (end - start) as u64 > self.max_bulk_len {
+                        Err(ProtocolError::new("invalid bulk length"))
+                    } else {
+                        Ok(&buf[start..end])
+                    }
+                }
+                RangeFrame::Null => Err(ProtocolError::new("invalid bulk length")),
+                other => Err(ProtocolError(format!(
+                    "expected '$', got '{}'",
+                    frame_type_char(&other)
+                ))),
+            })
+            .collect()
+    }
+
+    /// Walks the headers of an incomplete multibulk frame, checking each declared length
+    /// against the limits, and returns how many bytes the frame needs at least.
+    fn scan_incomplete(&self, buf: &[u8]) -> Result<usize, ProtocolError> {
+        let Some((count, mut pos)) = header_line(buf, 0, b'*', "mbulk")? else {
+            return Ok(buf.len() + 1);
+        };
+        if count > MAX_MULTIBULK_LEN as i64 {
+            return Err(ProtocolError::new("invalid multibulk length"));
+        }
+        for _ in 0..count.max(0) {
+            if pos >= buf.len() {
+                return Ok(pos + 1);
+            }
+            if buf[pos] != b'$' {
+                return Err(ProtocolError(format!(
+                    "expected '$', got '{}'",
+                    char::from(buf[pos])
+                )));
+            }
+            let Some((len, body)) = header_line(buf, pos, b'$', "bulk")? else {
+                return Ok(buf.len() + 1);
+            };
+            if len < 0 || len as u64 > self.max_bulk_len {
+                return Err(ProtocolError::new("invalid bulk length"));
+            }
+            pos = body + len as usize + 2;
+        }
+        Ok(pos.max(buf.len() + 1))
+    }
+}
+
+/// Parses a `<marker><integer>\r\n` line at `start`; `None` when its CRLF has not arrived yet.
+fn header_line(
+    buf: &[u8],
+    start: usize,
+    marker: u8,
+    what: &str,
+) -> Result<Option<(i64, usize)>, ProtocolError> {
+    debug_assert_eq!(buf[start], marker);
+    let rest = &buf[start + 1..];
+    let Some(end) = rest.iter().position(|&b| b == b'\r') else {
+        if rest.len() > MAX_INLINE_LEN {
+            return Err(ProtocolError(format!("too big {what} count string")));
+        }
+        return Ok(None);
+    };
+    let value = std::str::from_utf8(&rest[..end])
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok());
+    let invalid = || {
+        ProtocolError(format!(
+            "invalid {} length",
+            if marker == b'*' { "multibulk" } else { "bulk" }
+        ))
+    };
+    let value = value.ok_or_else(invalid)?;
+    Ok(Some((value, start + 1 + end + 2)))
+}
+
+fn frame_type_char(frame: &RangeFrame) -> char {
+    match frame {
+        RangeFrame::SimpleString(_) => '+',
+        RangeFrame::Error(_) => '-',
+        RangeFrame::Integer(_) => ':',
+        RangeFrame::BulkString(_) | RangeFrame::Null => '$',
+        RangeFrame::Array(_) => '*',
+    }
+}
+
+/// Parses an inline request (`PING\r\n` typed into telnet): whitespace-separated words.
+fn parse_inline(buf: &[u8]) -> Result<Option<Request<'_>>, ProtocolError> {
+    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > MAX_INLINE_LEN {
+            return Err(ProtocolError::new("too big inline request"));
+        }
+        return Ok(None);
+    };
+    let line = &buf[..newline];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let args = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect();
+    Ok(Some(Request {
+        args,
+        consumed: newline + 1,
+    }))
+}
+
+/// A reply, built by commands without knowing the connection's protocol version.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `+OK`.
+    Ok,
+    /// A status line such as `+PONG`.
+    Status(Cow<'static, str>),
+    /// An error line; the text starts with its code (`ERR`, `WRONGTYPE`, ...).
+    Error(String),
+    /// An integer.
+    Int(i64),
+    /// A binary-safe string.
+    Bulk(Bytes),
+    /// The absent value: `$-1` in RESP2, `_` in RESP3.
+    Nil,
+    /// The absent aggregate: `*-1` in RESP2, `_` in RESP3.
+    NilArray,
+    /// An ordered list.
+    Array(Vec<Reply>),
+    /// Key/value pairs: a map in RESP3, a flat array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// An unordered collection: a set in RESP3, an array in RESP2.
+    Set(Vec<Reply>),
+    /// A floating point number: a double in RESP3, a bulk string in RESP2.
+    Double(f64),
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    Bool(bool),
+    /// Text meant for humans (INFO, CLIENT LIST): verbatim in RESP3, bulk in RESP2.
+    Verbatim(String),
+    /// Out-of-band data (pub/sub messages): a push in RESP3, an array in RESP2.
+    Push(Vec<Reply>),
+    /// Several replies to one command (SUBSCRIBE answers once per channel).
+    Many(Vec<Reply>),
+    /// No reply at all (an empty request, or a command that answers later).
+    Silent,
+}
+
+impl Reply {
+    /// A status line.
+    pub fn status(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Status(text.into())
+    }
+
+    /// A bulk string copied from a byte slice.
+    pub fn bulk(data: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(data))
+    }
+
+    /// A bulk string from text.
+    pub fn text(data: impl Into<String>) -> Reply {
+        Reply::Bulk(Bytes::from(data.into()))
+    }
+
+    /// A bulk string, or nil when absent.
+    pub fn optional(data: Option<Bytes>) -> Reply {
+        data.map_or(Reply::Nil, Reply::Bulk)
+    }
+
+    /// An array of bulk strings.
+    pub fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    }
+
+    /// Whether this reply is an error.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding of this reply in `protocol` to `out`.
+    pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
+        match protocol {
+            Protocol::Resp2 => self.encode2(out),
+            Protocol::Resp3 => self.encode3(out),
+        }
+    }
+
+    fn encode2(&self, out: &mut BytesMut) {
+        let leaf = match self {
+            Reply::Ok => Frame2::SimpleString(b"OK"),
+            Reply::Status(s) => Frame2::SimpleString(s.as_bytes()),
+            Reply::Error(e) => Frame2::Error(e),
+            Reply::Int(n) => Frame2::Integer(*n),
+            Reply::Bool(b) => Frame2::Integer(i64::from(*b)),
+            Reply::Bulk(b) => Frame2::BulkString(b),
+            Reply::Verbatim(s) => Frame2::BulkString(s.as_bytes()),
+            Reply::Nil => Frame2::Null,
+            Reply::NilArray => return out.extend_from_slice(b"*-1\r\n"),
+            Reply::Double(d) => {
+                return Frame2::BulkString(format_double(*d).as_bytes()).encode_into(out);
+            }
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                aggregate_header(out, b'*', items.len());
+                return items.iter().for_each(|item| item.encode2(out));
+            }
+            Reply::Map(pairs) => {
+                aggregate_header(out, b'*', pairs.len() * 2);
+                return pairs.iter().for_each(|(k, v)| {
+                    k.encode2(out);
+                    v.encode2(out);
+                });
+            }
+            Reply::Many(replies) => return replies.iter().for_each(|r| r.encode2(out)),
+            Reply::Silent => return,
+        };
+        leaf.encode_into(out);
+    }
+
+    fn encode3(&self, out: &mut BytesMut) {
+        let leaf = match self {
+            Reply::Ok => Frame3::SimpleString {
+                data: b"OK",
+                attributes: None,
+            },
+            Reply::Status(s) => Frame3::SimpleString {
+                data: s.as_bytes(),
+                attributes: None,
+            },
+            Reply::Error(e) => Frame3::SimpleError {
+                data: e,
+                attributes: None,
+            },
+            Reply::Int(n) => Frame3::Number {
+                data: *n,
+                attributes: None,
+            },
+            Reply::Bool(b) => Frame3::Boolean {
+                data: *b,
+                attributes: None,
+            },
+            Reply::Bulk(b) => Frame3::BlobString {
+                data: b,
+                attributes: None,
+            },
+            Reply::Verbatim(s) => Frame3::VerbatimString {
+                data: s.as_bytes(),
+                format: VerbatimStringFormat::Text,
+                attributes: None,
+            },
+            Reply::Nil | Reply::NilArray => Frame3::Null,
+            Reply::Double(d) => Frame3::Double {
+                data: *d,
+                attributes: None,
+            },
+            Reply::Array(items) => return aggregate3(out, b'*', items),
+            Reply::Set(items) => return aggregate3(out, b'~', items),
+            Reply::Push(items) => return aggregate3(out, b'>', items),
+            Reply::Map(pairs) => {
+                aggregate_header(out, b'%', pairs.len());
+                return pairs.iter().for_each(|(k, v)| {
+                    k.encode3(out);
+                    v.encode3(out);
+                });
+            }
+            Reply::Many(replies) => return replies.iter().for_each(|r| r.encode3(out)),
+            Reply::Silent => return,
+        };
+        leaf.encode_into(out);
+    }
+}
+
+/// Encoding of a single (non-aggregate) frame into an output buffer.
+trait EncodeInto {
+    fn encode_into(&self, out: &mut BytesMut);
+}
+
+impl EncodeInto for Frame2<'_> {
+    fn encode_into(&self, out: &mut BytesMut) {
+        // Encoding a well-formed leaf frame into a growable buffer cannot fail.
+        let _ = encode2(out, self, false);
+    }
+}
+
+impl EncodeInto for Frame3<'_> {
+    fn encode_into(&self, out: &mut BytesMut) {
+        // Encoding a well-formed leaf frame into a growable buffer cannot fail.
+        let _ = encode3(out, self, false);
+    }
+}
+
+fn aggregate3(out: &mut BytesMut, marker: u8, items: &[Reply]) {
+    aggregate_header(out, marker, items.len());
+    items.iter().for_each(|item| item.encode3(out));
+}
+
+/// Writes an aggregate's `<marker><count>\r\n` header; the elements follow it.
+fn aggregate_header(out: &mut BytesMut, marker: u8, len: usize) {
+    // Writing into a growable buffer cannot fail.
+    let _ = write!(out, "{}{len}\r\n", char::from(marker));
+}
+
+/// Formats a double the way Redis 7 prints one in a string reply: the shortest form that
+/// reads back to the same value, `inf`/`-inf` for infinities.
+pub fn format_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    format!("{value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Arguments and bytes consumed of one parsed request.
+    type Parsed = (Vec<Vec<u8>>, usize);
+
+    fn parse_all(input: &[u8]) -> Result<Option<Parsed>, ProtocolError> {
+        let mut parser = RequestParser::new(512 * 1024 * 1024);
+        parser.parse(input).map(|r| {
+            r.map(|r| {
+                (
+                    r.args.iter().map(|a| a.to_vec()).collect::<Vec<_>>(),
+                    r.consumed,
+                )
+            })
+        })
+    }
+
+    #[test]
+    fn decodes_a_complete_multibulk() {
+        let (args, used) = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nrest")
+            .unwrap()
+            .unwrap();
+        assert_eq!(args, vec![b"GET".to_vec(), b"k".to_vec()]);
+        assert_eq!(used, 20);
+    }
+
+    #[test]
+    fn waits_for_the_rest_of_a_frame() {
+        assert_eq!(parse_all(b"*2\r\n$3\r\nGET\r\n$5\r\nab").unwrap(), None);
+        assert_eq!(parse_all(b"*2\r\n$3\r").unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_a_huge_declared_bulk_before_it_arrives() {
+        let err = parse_all(b"*1\r\n$536870913\r\n").unwrap_err();
+        assert_eq!(err.to_string(), "ERR Protocol error: invalid bulk length");
+    }
+
+    #[test]
+    fn rejects_huge_and_malformed_multibulk_counts() {
+        assert_eq!(
+            parse_all(b"*1048577\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*abc\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n:5\r\n").unwrap_err().0,
+            "expected '$', got ':'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-1\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+    }
+
+    #[test]
+    fn remembers_how_much_a_large_bulk_needs() {
+        let mut parser = RequestParser::new(1 << 30);
+        let head = b"*1\r\n$100000\r\nabc";
+        assert!(parser.parse(head).unwrap().is_none());
+        assert_eq!(parser.needed, 4 + 9 + 100_000 + 2);
+        assert!(parser.parse(&head[..]).unwrap().is_none());
+    }
+
+    #[test]
+    fn parses_inline_requests() {
+        let (args, used) = parse_all(b"SET  k v\r\nPING").unwrap().unwrap();
+        assert_eq!(args, vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+        assert_eq!(used, 10);
+        assert_eq!(parse_all(b"PING").unwrap(), None);
+    }
+
+    fn encoded(reply: Reply, protocol: Protocol) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        reply.encode(protocol, &mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn encodes_maps_per_protocol() {
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Int(1))]);
+        assert_eq!(
+            encoded(map.clone(), Protocol::Resp2),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(encoded(map, Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn encodes_nils_doubles_and_errors() {
+        assert_eq!(encoded(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
+        assert_eq!(encoded(Reply::NilArray, Protocol::Resp2), b"*-1\r\n");
+        assert_eq!(encoded(Reply::Nil, Protocol::Resp3), b"_\r\n");
+        assert_eq!(
+            encoded(Reply::Double(1.5), Protocol::Resp2),
+            b"$3\r\n1.5\r\n"
+        );
+        assert_eq!(encoded(Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
+        assert_eq!(
+            encoded(Reply::Error("ERR x".into()), Protocol::Resp2),
+            b"-ERR x\r\n"
+        );
+    }
+}

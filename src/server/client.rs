@@ -1,0 +1,307 @@
+//! Per-connection state, and the registry that CLIENT LIST / KILL read.
+//!
+//! [`ClientState`] belongs to the connection task alone. The part other connections may see
+//! or act on (name, last command, kill switch) lives in a shared [`ClientHandle`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::command::CommandSpec;
+use crate::protocol::Protocol;
+use crate::pubsub::Mailbox;
+use crate::store::{Database, Namespace, now_ms};
+
+/// What CLIENT LIST shows of a client, changed only by the client's own commands.
+#[derive(Debug, Default, Clone)]
+pub struct ClientInfo {
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version.
+    pub resp: u8,
+    /// Channel subscriptions.
+    pub subscriptions: usize,
+    /// Pattern subscriptions.
+    pub patterns: usize,
+    /// The authenticated user.
+    pub user: String,
+}
+
+/// The shared face of a connection.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique, increasing client id.
+    pub id: u64,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Our end of the connection.
+    pub local_addr: SocketAddr,
+    created: Instant,
+    last_interaction_ms: AtomicU64,
+    last_command: Mutex<&'static str>,
+    info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close after its current command.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// Resolves once the client was killed.
+    pub async fn killed(&self) {
+        while !self.killed.load(Ordering::Acquire) {
+            self.kill.notified().await;
+        }
+    }
+
+    /// A copy of the visible information.
+    pub fn info(&self) -> ClientInfo {
+        self.info.lock().clone()
+    }
+
+    /// Changes the visible information.
+    pub fn update(&self, change: impl FnOnce(&mut ClientInfo)) {
+        change(&mut self.info.lock());
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis's format.
+    pub fn describe(&self) -> String {
+        let info = self.info();
+        let idle = now_ms().saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+        let flags = if info.subscriptions + info.patterns > 0 {
+            "P"
+        } else {
+            "N"
+        };
+        let mut line = String::new();
+        let _ = write!(
+            line,
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            info.name,
+            self.created.elapsed().as_secs(),
+            info.db,
+            info.subscriptions,
+            info.patterns,
+            self.last_command.lock(),
+            info.user,
+            info.resp,
+            info.lib_name,
+            info.lib_ver,
+        );
+        line
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+    connected: AtomicUsize,
+}
+
+impl ClientRegistry {
+    /// Registers a new connection and returns its handle.
+    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            local_addr,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(now_ms()),
+            last_command: Mutex::new("NULL"),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                user: "default".into(),
+                ..ClientInfo::default()
+            }),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.clients.lock().insert(id, handle.clone());
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        handle
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister(&self, id: u64) {
+        if self.clients.lock().remove(&id).is_some() {
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many clients are connected.
+    pub fn count(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// All handles, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+}
+
+/// The state of one connection, owned by its task.
+pub struct ClientState {
+    handle: Arc<ClientHandle>,
+    namespace: Arc<Namespace>,
+    db: usize,
+    protocol: Protocol,
+    authenticated: bool,
+    /// Channels this client is subscribed to.
+    pub channels: BTreeSet<Bytes>,
+    /// Patterns this client is subscribed to.
+    pub patterns: BTreeSet<Bytes>,
+    mailbox: Mailbox,
+    close_after_reply: bool,
+    pause: Option<Duration>,
+}
+
+impl ClientState {
+    /// State for a new connection in `namespace`, database 0, RESP2.
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        namespace: Arc<Namespace>,
+        mailbox: Mailbox,
+        authenticated: bool,
+    ) -> Self {
+        ClientState {
+            handle,
+            namespace,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            mailbox,
+            close_after_reply: false,
+            pause: None,
+        }
+    }
+
+    /// The client id.
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// The shared handle.
+    pub fn handle(&self) -> &Arc<ClientHandle> {
+        &self.handle
+    }
+
+    /// The namespace the connection works in.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The selected database.
+    pub fn database(&self) -> &Database {
+        &self.namespace.databases()[self.db]
+    }
+
+    /// The selected database's index.
+    pub fn db_index(&self) -> usize {
+        self.db
+    }
+
+    /// Selects a database; the caller checked it exists.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.handle.update(|info| info.db = db);
+    }
+
+    /// The protocol version replies are encoded in.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Switches the protocol version (HELLO).
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+        let resp = if protocol == Protocol::Resp3 { 3 } else { 2 };
+        self.handle.update(|info| info.resp = resp);
+    }
+
+    /// Whether the client may run commands that need authentication.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Marks the client authenticated (or not, after RESET).
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.authenticated = authenticated;
+    }
+
+    /// Where this client's pub/sub messages are delivered.
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+
+    /// Channel plus pattern subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether RESP2 subscribe mode restricts the commands this client may run.
+    pub fn in_resp2_subscribe_mode(&self) -> bool {
+        self.protocol == Protocol::Resp2 && self.subscription_count() > 0
+    }
+
+    /// Publishes the subscription counts for CLIENT LIST.
+    pub fn sync_subscription_info(&self) {
+        let (channels, patterns) = (self.channels.len(), self.patterns.len());
+        self.handle.update(|info| {
+            info.subscriptions = channels;
+            info.patterns = patterns;
+        });
+    }
+
+    /// Notes the command being run, for CLIENT LIST's `cmd` and `idle`.
+    pub fn record_command(&self, spec: &'static CommandSpec, now: u64) {
+        *self.handle.last_command.lock() = spec.name;
+        self.handle
+            .last_interaction_ms
+            .store(now, Ordering::Relaxed);
+    }
+
+    /// Asks the connection to close once this batch's replies are written (QUIT).
+    pub fn close_after_reply(&mut self) {
+        self.close_after_reply = true;
+    }
+
+    /// Whether the connection should close after writing its replies.
+    pub fn wants_close(&self) -> bool {
+        self.close_after_reply
+    }
+
+    /// Asks the connection to wait before sending this command's reply (DEBUG SLEEP).
+    pub fn pause(&mut self, duration: Duration) {
+        self.pause = Some(duration);
+    }
+
+    /// Takes a requested pause, if any.
+    pub fn take_pause(&mut self) -> Option<Duration> {
+        self.pause.take()
+    }
+}

@@ -1,0 +1,217 @@
+//! The network server: shared state, the accept loop and connection tasks.
+//!
+//! ```text
+//!   tokio runtime (threads = `threads`)
+//!   ┌────────────────────────────────────────────────────────────┐
+//!   │ accept loop ──spawn──▶ connection task (one per client)    │
+//!   │                        read → parse → execute → one write  │
+//!   │                              │ short shard locks           │
+//!   └──────────────────────────────┼─────────────────────────────┘
+//!                                  ▼
+//!            Store: namespaces → databases → shards (map + wheel)
+//!                                  ▲
+//!   expiry driver thread ──────────┘ advances wheels, publishes `expired`
+//! ```
+
+pub mod client;
+pub mod connection;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+pub use client::{ClientHandle, ClientRegistry, ClientState};
+pub use stats::Stats;
+
+use crate::config::Config;
+use crate::pubsub::Hub;
+use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
+
+/// Configuration values read on every request, kept in atomics so the hot path takes no lock.
+#[derive(Debug, Default)]
+pub struct LiveSettings {
+    proto_max_bulk_len: AtomicU64,
+    timeout: AtomicU64,
+}
+
+impl LiveSettings {
+    /// Longest accepted bulk string.
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// Seconds of inactivity after which a client is closed (0 = never).
+    pub fn timeout(&self) -> u64 {
+        self.timeout.load(Ordering::Relaxed)
+    }
+
+    /// Copies the hot values out of a configuration.
+    pub fn refresh(&self, config: &Config) {
+        self.proto_max_bulk_len
+            .store(config.proto_max_bulk_len, Ordering::Relaxed);
+        self.timeout.store(config.timeout, Ordering::Relaxed);
+    }
+}
+
+/// Everything the connections share.
+pub struct ServerState {
+    /// The configuration, as changed by CONFIG SET.
+    pub config: RwLock<Config>,
+    /// Hot configuration values.
+    pub live: LiveSettings,
+    /// The keyspace.
+    pub store: Arc<Store>,
+    /// Pub/sub and keyspace notifications.
+    pub hub: Arc<Hub>,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// INFO counters.
+    pub stats: Stats,
+    /// When the server started.
+    pub started: Instant,
+    /// Random identifier of this run (INFO `run_id`).
+    pub run_id: String,
+    /// The TCP port actually listened on (differs from `port` when that was 0).
+    pub tcp_port: AtomicU64,
+}
+
+impl ServerState {
+    /// Builds the state for a configuration: the store with its namespaces, the hub.
+    pub fn new(config: Config) -> Self {
+        let hub = Arc::new(Hub::new(config.notify_keyspace_events));
+        let layout = StoreLayout {
+            databases: config.databases,
+            shards: config.shards,
+        };
+        let store = Arc::new(Store::new(layout, hub.clone()));
+        let live = LiveSettings::default();
+        live.refresh(&config);
+        ServerState {
+            config: RwLock::new(config),
+            live,
+            store,
+            hub,
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: random_hex_id(),
+            tcp_port: AtomicU64::new(0),
+        }
+    }
+
+    /// The namespace new connections start in.
+    pub fn default_namespace(&self) -> Arc<Namespace> {
+        self.store
+            .namespace(DEFAULT_NAMESPACE)
+            .expect("the default namespace exists from start-up on")
+    }
+
+    /// Drops a closed connection's subscriptions and registry entry.
+    pub fn forget_client(&self, client: &mut ClientState) {
+        let namespace = client.namespace().id();
+        for channel in std::mem::take(&mut client.channels) {
+            self.hub.unsubscribe(namespace, &channel, client.id());
+        }
+        for pattern in std::mem::take(&mut client.patterns) {
+            self.hub.punsubscribe(namespace, &pattern, client.id());
+        }
+        self.clients.unregister(client.id());
+    }
+}
+
+/// A 40-character hex id, like Redis's run_id, from the process's randomly seeded hasher.
+fn random_hex_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    (0..3)
+        .map(|i| format!("{:016x}", RandomState::new().hash_one(i)))
+        .collect::<String>()[..40]
+        .to_string()
+}
+
+/// Accepts connections on `listener` until the task is dropped, one task per client.
+pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+    loop {
+        let (mut socket, addr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                continue;
+            }
+        };
+        let maxclients = state.config.read().maxclients;
+        if state.clients.count() >= maxclients {
+            state.stats.count_rejected();
+            tracing::debug!("refused {addr}: maxclients ({maxclients}) reached");
+            tokio::spawn(async move {
+                let _ = socket
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+            });
+            continue;
+        }
+        state.stats.count_connection();
+        tokio::spawn(connection::serve(state.clone(), socket));
+    }
+}
+
+/// Binds every `bind` address on the configured port.
+pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for host in &config.bind {
+        let host = host.trim_start_matches('-');
+        let addr: SocketAddr = if host.contains(':') {
+            format!("[{host}]:{}", config.port).parse()
+        } else {
+            format!("{host}:{}", config.port).parse()
+        }
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid bind address '{host}'"),
+            )
+        })?;
+        listeners.push(TcpListener::bind(addr).await?);
+    }
+    Ok(listeners)
+}
+
+/// Runs the server until SIGINT or SIGTERM: binds, announces readiness, starts the expiry
+/// driver and serves every listener.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let listeners = bind(&config).await?;
+    let state = Arc::new(ServerState::new(config));
+    let driver = crate::store::expiry::spawn_driver(state.store.clone());
+    let mut accepting = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        state
+            .tcp_port
+            .store(u64::from(addr.port()), Ordering::Relaxed);
+        tracing::info!("Ready to accept connections tcp on {addr}");
+        accepting.spawn(accept_loop(state.clone(), listener));
+    }
+    wait_for_signal().await;
+    tracing::info!("Received a shutdown signal, exiting");
+    accepting.abort_all();
+    crate::store::expiry::stop(state.store.clock());
+    let _ = driver.join();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,51 @@
+//! Server-wide counters for INFO `stats` (kept with relaxed atomics: they are statistics,
+//! never used for synchronisation).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters reported by INFO.
+#[derive(Debug, Default)]
+pub struct Stats {
+    commands: AtomicU64,
+    connections: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl Stats {
+    /// Counts one executed command.
+    pub fn count_command(&self) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one accepted connection.
+    pub fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one connection refused because of `maxclients`.
+    pub fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Commands executed since start (or CONFIG RESETSTAT).
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted since start (or CONFIG RESETSTAT).
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused since start (or CONFIG RESETSTAT).
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Zeroes the counters (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        for counter in [&self.commands, &self.connections, &self.rejected] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}

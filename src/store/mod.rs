@@ -1,0 +1,160 @@
+//! The keyspace: namespaces → databases → shards, and the expiry machinery.
+//!
+//! ```text
+//! Store ── Namespace "default" ── Database 0 ── ShardSlot 0: Mutex<Shard{map, wheel}>
+//!       │                      │             └─ ShardSlot 1 ...
+//!       │                      └─ Database 1 ...
+//!       └─ Namespace "tenant-b" ...                 ▲
+//!                                                   │ advance(now) when next_due ≤ now
+//!                                 expiry driver thread (expiry.rs)
+//! ```
+
+pub mod database;
+pub mod expiry;
+pub mod shard;
+pub mod value;
+pub mod wheel;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
+pub use expiry::ExpiryClock;
+pub use shard::{Entry, Key, Shard};
+pub use value::Value;
+
+use crate::pubsub::Hub;
+
+/// The current time in Unix milliseconds, the clock every deadline is measured on.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An isolated world of databases (sessions join it in a later milestone).
+#[derive(Debug)]
+pub struct Namespace {
+    id: u32,
+    name: String,
+    databases: Box<[Database]>,
+}
+
+impl Namespace {
+    /// The namespace's name, as used in `SESSION.NAMESPACE` and event channels.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A small number that identifies the namespace inside the pub/sub hub.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// All databases, by index.
+    pub fn databases(&self) -> &[Database] {
+        &self.databases
+    }
+
+    /// Database `index`, if it exists.
+    pub fn database(&self, index: usize) -> Option<&Database> {
+        self.databases.get(index)
+    }
+}
+
+/// How the store is laid out, from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreLayout {
+    /// Databases per namespace (`databases`).
+    pub databases: usize,
+    /// Shards per database (`shards`).
+    pub shards: usize,
+}
+
+/// Every namespace, plus what the expiry driver needs.
+#[derive(Debug)]
+pub struct Store {
+    layout: StoreLayout,
+    namespaces: RwLock<Vec<Arc<Namespace>>>,
+    hub: Arc<Hub>,
+    clock: Arc<ExpiryClock>,
+    expired_keys: Arc<AtomicU64>,
+}
+
+/// The namespace every connection starts in.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+impl Store {
+    /// A store holding the `default` namespace.
+    pub fn new(layout: StoreLayout, hub: Arc<Hub>) -> Self {
+        let store = Store {
+            layout,
+            namespaces: RwLock::new(Vec::new()),
+            hub,
+            clock: Arc::new(ExpiryClock::default()),
+            expired_keys: Arc::new(AtomicU64::new(0)),
+        };
+        store.create_namespace(DEFAULT_NAMESPACE);
+        store
+    }
+
+    /// Creates a namespace (or returns the existing one of that name).
+    pub fn create_namespace(&self, name: &str) -> Arc<Namespace> {
+        let mut namespaces = self.namespaces.write();
+        if let Some(existing) = namespaces.iter().find(|ns| ns.name == name) {
+            return existing.clone();
+        }
+        let id = namespaces.iter().map(|ns| ns.id + 1).max().unwrap_or(0);
+        let now = now_ms();
+        let databases = (0..self.layout.databases)
+            .map(|index| {
+                let links = DatabaseLinks {
+                    hub: self.hub.clone(),
+                    namespace: id,
+                    clock: self.clock.clone(),
+                    expired_keys: self.expired_keys.clone(),
+                };
+                Database::new(index, self.layout.shards, links, now)
+            })
+            .collect();
+        let namespace = Arc::new(Namespace {
+            id,
+            name: name.to_string(),
+            databases,
+        });
+        namespaces.push(namespace.clone());
+        namespace
+    }
+
+    /// The namespace called `name`.
+    pub fn namespace(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.namespaces
+            .read()
+            .iter()
+            .find(|ns| ns.name == name)
+            .cloned()
+    }
+
+    /// A snapshot of all namespaces.
+    pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
+        self.namespaces.read().clone()
+    }
+
+    /// The clock the expiry driver sleeps on.
+    pub fn clock(&self) -> &Arc<ExpiryClock> {
+        &self.clock
+    }
+
+    /// Keys removed because their deadline passed, since start.
+    pub fn expired_keys(&self) -> u64 {
+        self.expired_keys.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The layout the store was built with.
+    pub fn layout(&self) -> StoreLayout {
+        self.layout
+    }
+}

@@ -1,0 +1,344 @@
+//! One shard of a database: a hash map of keys, and the timing wheel that expires them.
+//!
+//! Invariant: an entry has `timer: Some(id)` exactly when the wheel holds one timer for its
+//! key, armed at or before the entry's deadline. Moving a deadline later leaves the timer
+//! alone; when it fires, the real deadline is checked and the timer re-armed.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use foldhash::fast::RandomState;
+
+use super::value::Value;
+use super::wheel::{TimerId, TimingWheel};
+
+/// A key as stored: its own allocation, never a slice of a connection's read buffer.
+pub type Key = Bytes;
+
+/// A stored value with its expiry.
+#[derive(Debug)]
+pub struct Entry {
+    /// What the key holds.
+    pub value: Value,
+    /// Absolute deadline in Unix milliseconds; 0 when the key does not expire.
+    expires_at: u64,
+    timer: Option<TimerId>,
+    /// Unix milliseconds of the last read or write, for `OBJECT IDLETIME`.
+    pub last_access: u64,
+}
+
+impl Entry {
+    /// The absolute deadline in Unix milliseconds, if the key expires.
+    pub fn expires_at(&self) -> Option<u64> {
+        (self.expires_at != 0).then_some(self.expires_at)
+    }
+
+    fn is_expired(&self, now: u64) -> bool {
+        self.expires_at != 0 && self.expires_at <= now
+    }
+}
+
+/// Keys and their expiry timers. Locked as a whole by its [`super::Database`].
+pub struct Shard {
+    map: HashMap<Key, Entry, RandomState>,
+    wheel: TimingWheel<Key>,
+    /// Keys removed because their deadline passed, waiting for their `expired` events.
+    expired: Vec<Key>,
+    /// The earliest deadline armed since the expiry driver last looked, so it can wake earlier.
+    armed_since_drain: Option<u64>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("keys", &self.map.len())
+            .field("timers", &self.wheel.len())
+            .finish()
+    }
+}
+
+impl Shard {
+    /// An empty shard whose wheel starts at `now`.
+    pub fn new(now: u64) -> Self {
+        Shard {
+            map: HashMap::default(),
+            wheel: TimingWheel::new(now),
+            expired: Vec::new(),
+            armed_since_drain: None,
+        }
+    }
+
+    /// Number of keys, including ones whose deadline passed but were not yet removed.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the shard holds no keys at all.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The live entry for `key`, removing it first if its deadline has passed.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.get_mut(key, now).map(|entry| &*entry)
+    }
+
+    /// The live entry for `key`, mutable; marks it accessed.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_due(key, now);
+        let entry = self.map.get_mut(key)?;
+        entry.last_access = now;
+        Some(entry)
+    }
+
+    /// The live entry for `key` without marking it accessed (`OBJECT`, `TTL`).
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now);
+        self.map.get(key)
+    }
+
+    /// Whether `key` exists and is live.
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.peek(key, now).is_some()
+    }
+
+    /// Stores `value` under `key` with an absolute deadline (`None` = persistent),
+    /// replacing what was there. Returns the previous live value.
+    pub fn set(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Option<Value> {
+        self.expire_if_due(key, now);
+        match self.map.get_mut(key) {
+            Some(entry) => {
+                let old = std::mem::replace(&mut entry.value, value);
+                entry.last_access = now;
+                self.set_deadline(key, expires_at);
+                Some(old)
+            }
+            None => {
+                self.insert_new(Bytes::copy_from_slice(key), value, expires_at, now);
+                None
+            }
+        }
+    }
+
+    /// Stores a new entry under an owned key that is known to be absent.
+    fn insert_new(&mut self, key: Key, value: Value, expires_at: Option<u64>, now: u64) {
+        let entry = Entry {
+            value,
+            expires_at: 0,
+            timer: None,
+            last_access: now,
+        };
+        self.map.insert(key.clone(), entry);
+        if expires_at.is_some() {
+            self.set_deadline(&key, expires_at);
+        }
+    }
+
+    /// Removes `key`, returning its entry if it was live.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        self.expire_if_due(key, now);
+        self.remove_entry(key).map(|(_, entry)| entry)
+    }
+
+    /// Removes `key` and returns it with its entry, whatever its deadline.
+    fn remove_entry(&mut self, key: &[u8]) -> Option<(Key, Entry)> {
+        let (key, mut entry) = self.map.remove_entry(key)?;
+        if let Some(timer) = entry.timer.take() {
+            self.wheel.remove(timer);
+        }
+        Some((key, entry))
+    }
+
+    /// Moves a removed entry into this shard under its owned key, keeping its deadline.
+    /// Used by RENAME, MOVE and COPY; replaces whatever the key held.
+    pub fn insert_entry(&mut self, key: Key, entry: Entry, now: u64) {
+        let expires_at = entry.expires_at();
+        self.remove_entry(&key);
+        self.insert_new(key, entry.value, expires_at, now);
+    }
+
+    /// Takes `key` out of the shard with its deadline, for moving it elsewhere.
+    pub fn take(&mut self, key: &[u8], now: u64) -> Option<(Key, Entry)> {
+        self.expire_if_due(key, now);
+        self.remove_entry(key)
+    }
+
+    /// Sets or clears the deadline of an existing key. A later deadline does not touch the
+    /// wheel; an earlier one moves the timer.
+    pub fn set_deadline(&mut self, key: &[u8], expires_at: Option<u64>) {
+        let Some(entry) = self.map.get_mut(key) else {
+            return;
+        };
+        let Some(deadline) = expires_at else {
+            entry.expires_at = 0;
+            if let Some(timer) = entry.timer.take() {
+                self.wheel.remove(timer);
+            }
+            return;
+        };
+        entry.expires_at = deadline.max(1);
+        match entry.timer {
+            Some(timer) if self.wheel.deadline(timer).is_some_and(|t| t <= deadline) => {}
+            Some(timer) => {
+                self.wheel.reschedule(timer, deadline);
+                self.note_armed(deadline);
+            }
+            None => {
+                let owned = self
+                    .map
+                    .get_key_value(key)
+                    .map(|(k, _)| k.clone())
+                    .unwrap_or_else(|| Bytes::copy_from_slice(key));
+                let timer = self.wheel.insert(deadline, owned);
+                if let Some(entry) = self.map.get_mut(key) {
+                    entry.timer = Some(timer);
+                }
+                self.note_armed(deadline);
+            }
+        }
+    }
+
+    fn note_armed(&mut self, deadline: u64) {
+        self.armed_since_drain = Some(self.armed_since_drain.map_or(deadline, |t| t.min(deadline)));
+    }
+
+    /// The earliest deadline armed since the last call, if any.
+    pub fn take_armed(&mut self) -> Option<u64> {
+        self.armed_since_drain.take()
+    }
+
+    /// Removes `key` if its deadline has passed, recording it for an `expired` event.
+    fn expire_if_due(&mut self, key: &[u8], now: u64) {
+        if self.map.get(key).is_some_and(|entry| entry.is_expired(now))
+            && let Some((key, _)) = self.remove_entry(key)
+        {
+            self.expired.push(key);
+        }
+    }
+
+    /// Fires every timer due at `now`: expired keys are removed and recorded, timers of keys
+    /// whose deadline moved later are re-armed.
+    pub fn advance(&mut self, now: u64, fired: &mut Vec<(Key, u64)>) {
+        fired.clear();
+        self.wheel.advance(now, fired);
+        for (key, _) in fired.drain(..) {
+            let Some(entry) = self.map.get_mut(&key) else {
+                continue;
+            };
+            entry.timer = None;
+            if entry.is_expired(now) {
+                if let Some((key, _)) = self.remove_entry(&key) {
+                    self.expired.push(key);
+                }
+            } else if let Some(deadline) = entry.expires_at() {
+                let timer = self.wheel.insert(deadline, key.clone());
+                if let Some(entry) = self.map.get_mut(&key) {
+                    entry.timer = Some(timer);
+                }
+            }
+        }
+    }
+
+    /// The earliest time a timer may fire, as a lower bound.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.wheel.next_deadline()
+    }
+
+    /// Keys expired since the last call, for their `expired` events.
+    pub fn take_expired(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.expired)
+    }
+
+    /// Whether expired keys are waiting for their events.
+    pub fn has_expired(&self) -> bool {
+        !self.expired.is_empty()
+    }
+
+    /// Iterates over live keys and entries.
+    pub fn iter(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.map
+            .iter()
+            .filter(move |(_, entry)| !entry.is_expired(now))
+    }
+
+    /// A key at a pseudo-random position, for RANDOMKEY; `None` when empty.
+    pub fn random_key(&self, seed: usize, now: u64) -> Option<Key> {
+        let live = self.iter(now).count();
+        if live == 0 {
+            return None;
+        }
+        self.iter(now).nth(seed % live).map(|(key, _)| key.clone())
+    }
+
+    /// Removes every key and timer; returns how many live keys there were.
+    pub fn clear(&mut self, now: u64) -> usize {
+        let live = self.iter(now).count();
+        *self = Shard::new(now);
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Value {
+        Value::Str(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn lazy_expiry_removes_and_records() {
+        let mut shard = Shard::new(1_000);
+        shard.set(b"k", text("v"), Some(1_500), 1_000);
+        assert!(shard.get(b"k", 1_499).is_some());
+        assert!(shard.get(b"k", 1_500).is_none());
+        assert_eq!(shard.take_expired(), vec![Bytes::from_static(b"k")]);
+        assert_eq!(shard.len(), 0);
+    }
+
+    #[test]
+    fn wheel_expires_at_the_deadline_and_rearms_when_moved_later() {
+        let mut shard = Shard::new(0);
+        let mut fired = Vec::new();
+        shard.set(b"a", text("1"), Some(100), 0);
+        shard.set_deadline(b"a", Some(300));
+        shard.advance(100, &mut fired);
+        assert!(
+            !shard.has_expired(),
+            "deadline moved later must not expire at the old one"
+        );
+        shard.advance(299, &mut fired);
+        assert!(!shard.has_expired());
+        shard.advance(300, &mut fired);
+        assert_eq!(shard.take_expired(), vec![Bytes::from_static(b"a")]);
+    }
+
+    #[test]
+    fn earlier_deadline_moves_the_timer_and_persist_disarms() {
+        let mut shard = Shard::new(0);
+        let mut fired = Vec::new();
+        shard.set(b"a", text("1"), Some(1_000), 0);
+        shard.set_deadline(b"a", Some(10));
+        shard.advance(10, &mut fired);
+        assert_eq!(shard.take_expired().len(), 1);
+        shard.set(b"b", text("1"), Some(10), 10);
+        shard.set_deadline(b"b", None);
+        shard.advance(1_000, &mut fired);
+        assert!(!shard.has_expired());
+        assert!(shard.get(b"b", 1_000).is_some());
+    }
+
+    #[test]
+    fn overwriting_without_ttl_clears_the_deadline() {
+        let mut shard = Shard::new(0);
+        shard.set(b"a", text("1"), Some(50), 0);
+        shard.set(b"a", text("2"), None, 1);
+        assert_eq!(shard.get(b"a", 100).map(|e| e.expires_at()), Some(None));
+    }
+}

@@ -1,0 +1,85 @@
+//! What a key holds.
+
+use bytes::Bytes;
+
+/// The value stored under a key. Only strings exist so far; hashes, sets, lists and sorted
+/// sets join this enum as their commands land, so `TYPE` and `WRONGTYPE` checks stay in one place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A binary-safe string (also holds integers and floats in text form, as Redis does).
+    Str(Bytes),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports, mirroring Redis's choices for the same content.
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Str(data) if parse_canonical_int(data).is_some() => "int",
+            Value::Str(data) if data.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// An estimate of the bytes this value occupies, for `MEMORY USAGE`-style accounting.
+    pub fn approximate_size(&self) -> usize {
+        match self {
+            Value::Str(data) => data.len(),
+        }
+    }
+}
+
+/// Parses a string that is exactly the canonical decimal form of an i64 (no `+`, no leading
+/// zeros, no spaces), which is what Redis accepts as an integer value.
+pub fn parse_canonical_int(data: &[u8]) -> Option<i64> {
+    if data.is_empty() || data.len() > 20 {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let value: i64 = text.parse().ok()?;
+    let canonical = match data {
+        [b'0'] => true,
+        [b'-', b'0', ..] | [b'0', ..] | [b'+', ..] => false,
+        _ => true,
+    };
+    canonical.then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_integers_only() {
+        assert_eq!(parse_canonical_int(b"42"), Some(42));
+        assert_eq!(parse_canonical_int(b"-7"), Some(-7));
+        assert_eq!(parse_canonical_int(b"0"), Some(0));
+        assert_eq!(parse_canonical_int(b"007"), None);
+        assert_eq!(parse_canonical_int(b"+1"), None);
+        assert_eq!(parse_canonical_int(b"-0"), None);
+        assert_eq!(parse_canonical_int(b" 1"), None);
+        assert_eq!(parse_canonical_int(b"9223372036854775808"), None);
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(
+            Value::Str(Bytes::from_static(b"123")).encoding_name(),
+            "int"
+        );
+        assert_eq!(
+            Value::Str(Bytes::from_static(b"abc")).encoding_name(),
+            "embstr"
+        );
+        assert_eq!(
+            Value::Str(Bytes::from(vec![b'x'; 45])).encoding_name(),
+            "raw"
+        );
+    }
+}
