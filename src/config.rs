@@ -556,7 +556,7 @@ impl Default for Config {
             namespaces: Vec::new(),
             threads: cores,
             shards: 16 * cores,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,

@@ -214,7 +214,7 @@ fn report_ttl(ctx: &mut Context, key: &[u8], view: TtlView) -> CommandResult {
     Ok(Reply::Int(match view {
         TtlView::RemainingSeconds => (remaining + 500) / 1000,
         TtlView::RemainingMillis => remaining,
-        TtlView::AbsoluteSeconds => deadline as i64 / 1000,
+        TtlView::AbsoluteSeconds => ((i128::from(deadline) + 500) / 1000) as i64,
         TtlView::AbsoluteMillis => deadline as i64,
     }))
 }
@@ -555,7 +555,7 @@ pub fn object_encoding(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 pub fn object_refcount(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut shard = ctx.db().lock(args[2]);
     Ok(shard.peek(args[2], ctx.now).map_or(Reply::Nil, |entry| {
-        let Value::Str(data) = &entry.value;
+        let Value::Str(data, _) = &entry.value;
         let shared = parse_canonical_int(data).is_some_and(|n| (0..10_000).contains(&n));
         Reply::Int(if shared { i64::from(i32::MAX) } else { 1 })
     }))

@@ -6,7 +6,9 @@
 
 pub mod args;
 pub mod connection;
+pub mod help;
 pub mod keys;
+pub mod long_double;
 pub mod pubsub;
 pub mod server;
 pub mod string;
@@ -97,7 +99,7 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
         Ok(spec) => spec,
         Err(error) => return Reply::Error(error.to_string()),
     };
-    if let Err(error) = admit(ctx, spec, args) {
+    if let Err(error) = admit(ctx, spec) {
         return Reply::Error(error.to_string());
     }
     ctx.server.stats.count_command();
@@ -149,7 +151,7 @@ fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), CommandError> {
 }
 
 /// Authentication and subscribe-mode checks that come before the handler.
-fn admit(ctx: &Context, spec: &CommandSpec, args: &[&[u8]]) -> Result<(), CommandError> {
+fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
     if !ctx.client.is_authenticated() && !spec.flags.contains(Flags::NO_AUTH) {
         return Err(CommandError::Coded(
             "NOAUTH Authentication required.".into(),
@@ -158,7 +160,7 @@ fn admit(ctx: &Context, spec: &CommandSpec, args: &[&[u8]]) -> Result<(), Comman
     if ctx.client.in_resp2_subscribe_mode() && !spec.flags.contains(Flags::SUBSCRIBE_CONTEXT) {
         return Err(CommandError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            String::from_utf8_lossy(args[0]).to_ascii_lowercase()
+            spec.name
         )));
     }
     Ok(())

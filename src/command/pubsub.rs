@@ -138,7 +138,10 @@ pub fn publish(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 /// PUBSUB CHANNELS [pattern]
 pub fn channels(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     if args.len() > 3 {
-        return Err(super::CommandError::WrongArity("pubsub|channels".into()));
+        return Err(super::CommandError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(args[1])
+        )));
     }
     let namespace = ctx.client.namespace().id();
     Ok(Reply::bulks(

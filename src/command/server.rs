@@ -10,17 +10,17 @@ use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use crate::protocol::Reply;
 
-/// `<CONTAINER> HELP`: the subcommands, from the command table.
+/// `<CONTAINER> HELP`: what its subcommands do.
 pub fn help(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let container = args::text(args[0]).to_ascii_uppercase();
-    let spec = lookup(args[0]).ok_or(CommandError::Syntax)?;
+    let container = args::text(args[0]).to_ascii_lowercase();
     let mut lines = vec![Reply::status(format!(
-        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        container.to_ascii_uppercase()
     ))];
     lines.extend(
-        spec.subcommands
+        super::help::lines(&container)
             .iter()
-            .map(|sub| Reply::status(sub.short_name().to_ascii_uppercase())),
+            .map(|line| Reply::status(*line)),
     );
     Ok(Reply::Array(lines))
 }

@@ -3,15 +3,17 @@
 use bytes::Bytes;
 
 use super::args::{self, is};
+use super::long_double;
 use super::{CommandError, CommandResult, Context};
 use crate::keyspace_events::EventClass;
 use crate::protocol::Reply;
+use crate::store::value::StringOrigin;
 use crate::store::{Entry, Shard, Value};
 
 /// The string held by an entry, or WRONGTYPE.
 pub fn string_of(entry: &Entry) -> Result<&Bytes, CommandError> {
     match &entry.value {
-        Value::Str(data) => Ok(data),
+        Value::Str(data, _) => Ok(data),
     }
 }
 
@@ -92,11 +94,11 @@ fn parse_set_options(args: &[&[u8]], now: u64) -> Result<SetOptions, CommandErro
             options.only_if_present = true;
         } else if is(arg, "GET") {
             options.return_old = true;
-        } else if is(arg, "KEEPTTL") && options.deadline.is_none() && expire_arg.is_none() {
+        } else if is(arg, "KEEPTTL") && expire_arg.is_none() {
             options.deadline = Some(Deadline::Keep);
         } else if is_expire_option(arg)
             && options.deadline.is_none()
-            && expire_arg.is_none()
+            && expire_arg.is_none_or(|(previous, _)| previous.eq_ignore_ascii_case(arg))
             && i + 1 < args.len()
         {
             expire_arg = Some((arg, args[i + 1]));
@@ -139,7 +141,7 @@ pub fn set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     };
     shard.set(
         key,
-        Value::Str(Bytes::copy_from_slice(value)),
+        Value::string(Bytes::copy_from_slice(value)),
         deadline,
         now,
     );
@@ -164,7 +166,7 @@ pub fn setnx(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
     shard.set(
         args[1],
-        Value::Str(Bytes::copy_from_slice(args[2])),
+        Value::string(Bytes::copy_from_slice(args[2])),
         None,
         ctx.now,
     );
@@ -188,7 +190,7 @@ fn set_with_ttl(ctx: &mut Context, args: &[&[u8]], unit: &[u8], command: &str) -
     let db = ctx.db();
     db.lock(args[1]).set(
         args[1],
-        Value::Str(Bytes::copy_from_slice(args[3])),
+        Value::string(Bytes::copy_from_slice(args[3])),
         Some(deadline),
         ctx.now,
     );
@@ -257,7 +259,7 @@ pub fn getset(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let old = read(&mut shard, args[1], ctx.now)?;
     shard.set(
         args[1],
-        Value::Str(Bytes::copy_from_slice(args[2])),
+        Value::string(Bytes::copy_from_slice(args[2])),
         None,
         ctx.now,
     );
@@ -274,7 +276,7 @@ pub fn mget(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .iter()
         .map(|key| match shards.shard(key).get(key, ctx.now) {
             Some(Entry {
-                value: Value::Str(data),
+                value: Value::Str(data, _),
                 ..
             }) => Reply::Bulk(data.clone()),
             None => Reply::Nil,
@@ -315,7 +317,7 @@ fn set_many(
     for (key, value) in &pairs {
         shards.shard(key).set(
             key,
-            Value::Str(Bytes::copy_from_slice(value)),
+            Value::string(Bytes::copy_from_slice(value)),
             None,
             ctx.now,
         );
@@ -362,63 +364,46 @@ fn increment(ctx: &mut Context, key: &[u8], by: i64) -> CommandResult {
     let next = current
         .checked_add(by)
         .ok_or_else(|| CommandError::err("increment or decrement would overflow"))?;
-    write_keeping_deadline(&mut shard, key, Bytes::from(next.to_string()), ctx.now);
+    write_keeping_deadline(
+        &mut shard,
+        key,
+        Bytes::from(next.to_string()),
+        StringOrigin::Whole,
+        ctx.now,
+    );
     drop(shard);
     db.notify(EventClass::String, "incrby", key);
     Ok(Reply::Int(next))
 }
 
 /// Replaces a key's string, keeping its deadline (what INCR, APPEND and SETRANGE do).
-fn write_keeping_deadline(shard: &mut Shard, key: &[u8], data: Bytes, now: u64) {
+fn write_keeping_deadline(
+    shard: &mut Shard,
+    key: &[u8],
+    data: Bytes,
+    origin: StringOrigin,
+    now: u64,
+) {
+    let value = Value::Str(data, origin);
     match shard.get_mut(key, now) {
-        Some(entry) => entry.value = Value::Str(data),
+        Some(entry) => entry.value = value,
         None => {
-            shard.set(key, Value::Str(data), None, now);
+            shard.set(key, value, None, now);
         }
     }
 }
 
 /// INCRBYFLOAT key increment
 pub fn incrbyfloat(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let by = args::float(args[2])?;
     let key = args[1];
     let db = ctx.db();
     let mut shard = db.lock(key);
-    let current = match read(&mut shard, key, ctx.now)? {
-        Some(data) => args::float(&data)?,
-        None => 0.0,
-    };
-    let next = current + by;
-    if !next.is_finite() {
-        return Err(CommandError::err("increment would produce NaN or Infinity"));
-    }
-    let text = Bytes::from(format_float_human(next));
-    write_keeping_deadline(&mut shard, key, text.clone(), ctx.now);
+    let current = read(&mut shard, key, ctx.now)?;
+    let text = Bytes::from(long_double::increment(current.as_deref(), args[2])?);
+    write_keeping_deadline(&mut shard, key, text.clone(), StringOrigin::Float, ctx.now);
     drop(shard);
     db.notify(EventClass::String, "incrbyfloat", key);
     Ok(Reply::Bulk(text))
-}
-
-/// Formats a float the way Redis stores INCRBYFLOAT results: fixed-point, no exponent,
-/// at most 17 decimals (`%.17Lf`), trailing zeros trimmed. Redis computes in `long double`;
-/// 15 significant digits of an `f64` hide the binary rounding noise the same way.
-pub fn format_float_human(value: f64) -> String {
-    if value == 0.0 {
-        return "0".into();
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    let decimals = (14 - magnitude).clamp(0, 17) as usize;
-    let fixed = format!("{value:.decimals$}");
-    let trimmed = if fixed.contains('.') {
-        fixed.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &fixed
-    };
-    if trimmed == "-0" {
-        "0".into()
-    } else {
-        trimmed.into()
-    }
 }
 
 /// APPEND key value
@@ -435,7 +420,13 @@ pub fn append(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut data = Vec::with_capacity(length);
     data.extend_from_slice(&current);
     data.extend_from_slice(args[2]);
-    write_keeping_deadline(&mut shard, key, Bytes::from(data), ctx.now);
+    write_keeping_deadline(
+        &mut shard,
+        key,
+        Bytes::from(data),
+        StringOrigin::Modified,
+        ctx.now,
+    );
     drop(shard);
     db.notify(EventClass::String, "append", key);
     Ok(Reply::Int(length as i64))
@@ -504,7 +495,13 @@ pub fn setrange(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
     data[offset..offset + patch.len()].copy_from_slice(patch);
     let length = data.len();
-    write_keeping_deadline(&mut shard, key, Bytes::from(data), ctx.now);
+    write_keeping_deadline(
+        &mut shard,
+        key,
+        Bytes::from(data),
+        StringOrigin::Modified,
+        ctx.now,
+    );
     drop(shard);
     db.notify(EventClass::String, "setrange", key);
     Ok(Reply::Int(length as i64))
@@ -513,17 +510,6 @@ pub fn setrange(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_floats_match_redis() {
-        assert_eq!(format_float_human(10.6), "10.6");
-        assert_eq!(format_float_human(0.1 + 0.2), "0.3");
-        assert_eq!(format_float_human(5000.0), "5000");
-        assert_eq!(format_float_human(-1.5), "-1.5");
-        assert_eq!(format_float_human(1e20), "100000000000000000000");
-        assert_eq!(format_float_human(3e-5), "0.00003");
-        assert_eq!(format_float_human(1e-20), "0");
-    }
 
     #[test]
     fn ranges_follow_getrange() {

@@ -114,8 +114,8 @@ const CONN_FAST: Flags = CONN.with(Flags::FAST);
 const PUBSUB: Flags = Flags::PUBSUB
     .with(Flags::NOSCRIPT)
     .with(Flags::LOADING)
-    .with(Flags::STALE)
-    .with(Flags::SUBSCRIBE_CONTEXT);
+    .with(Flags::STALE);
+const SUBSCRIPTION: Flags = PUBSUB.with(Flags::SUBSCRIBE_CONTEXT);
 const NONE: Flags = Flags(0);
 
 const fn cmd(
@@ -346,10 +346,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
     container("debug", -2, server::help, DEBUG),
     // pub/sub
-    cmd("subscribe", -2, PUBSUB, NO_KEYS, pubsub::subscribe),
-    cmd("unsubscribe", -1, PUBSUB, NO_KEYS, pubsub::unsubscribe),
-    cmd("psubscribe", -2, PUBSUB, NO_KEYS, pubsub::psubscribe),
-    cmd("punsubscribe", -1, PUBSUB, NO_KEYS, pubsub::punsubscribe),
+    cmd("subscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::subscribe),
+    cmd(
+        "unsubscribe",
+        -1,
+        SUBSCRIPTION,
+        NO_KEYS,
+        pubsub::unsubscribe,
+    ),
+    cmd("psubscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::psubscribe),
+    cmd(
+        "punsubscribe",
+        -1,
+        SUBSCRIPTION,
+        NO_KEYS,
+        pubsub::punsubscribe,
+    ),
     cmd(
         "publish",
         3,

@@ -69,7 +69,7 @@ impl Connection {
                     if read? == 0 {
                         return Ok(());
                     }
-                    self.execute_buffered(state, socket, client).await?;
+                    self.execute_buffered(state, socket, client, inbox).await?;
                 }
                 Some(message) = inbox.recv() => {
                     encode_message(&message, client.protocol(), &mut self.output);
@@ -95,6 +95,7 @@ impl Connection {
         state: &ServerState,
         socket: &mut TcpStream,
         client: &mut ClientState,
+        inbox: &mut UnboundedReceiver<Arc<Message>>,
     ) -> std::io::Result<()> {
         let mut consumed = 0;
         loop {
@@ -118,6 +119,13 @@ impl Connection {
                 socket.write_all(&self.output).await?;
                 self.output.clear();
                 tokio::time::sleep(pause).await;
+            }
+            if client.subscription_count() > 0 {
+                // Messages this command published to the client itself precede its reply,
+                // as they would in Redis's output buffer.
+                while let Ok(message) = inbox.try_recv() {
+                    encode_message(&message, client.protocol(), &mut self.output);
+                }
             }
             reply.encode(client.protocol(), &mut self.output);
             if client.wants_close() {

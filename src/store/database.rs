@@ -53,8 +53,15 @@ pub struct Database {
 }
 
 impl Database {
-    /// A database with `shards` empty shards.
-    pub fn new(index: usize, shards: usize, links: DatabaseLinks, now: u64) -> Self {
+    /// A database with `shards` empty shards. All databases of a namespace share `hasher`, so
+    /// a key maps to the same shard index in each (SWAPDB swaps shards pairwise).
+    pub fn new(
+        index: usize,
+        shards: usize,
+        hasher: RandomState,
+        links: DatabaseLinks,
+        now: u64,
+    ) -> Self {
         let shards = (0..shards.max(1))
             .map(|_| ShardSlot {
                 shard: Mutex::new(Shard::new(now)),
@@ -64,7 +71,7 @@ impl Database {
         Database {
             index,
             shards,
-            hasher: RandomState::default(),
+            hasher,
             links,
         }
     }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use foldhash::fast::RandomState;
 use parking_lot::RwLock;
 
 pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
@@ -109,6 +110,7 @@ impl Store {
         }
         let id = namespaces.iter().map(|ns| ns.id + 1).max().unwrap_or(0);
         let now = now_ms();
+        let hasher = RandomState::default();
         let databases = (0..self.layout.databases)
             .map(|index| {
                 let links = DatabaseLinks {
@@ -117,7 +119,7 @@ impl Store {
                     clock: self.clock.clone(),
                     expired_keys: self.expired_keys.clone(),
                 };
-                Database::new(index, self.layout.shards, links, now)
+                Database::new(index, self.layout.shards, hasher.clone(), links, now)
             })
             .collect();
         let namespace = Arc::new(Namespace {

@@ -289,7 +289,7 @@ mod tests {
     use super::*;
 
     fn text(s: &str) -> Value {
-        Value::Str(Bytes::copy_from_slice(s.as_bytes()))
+        Value::string(Bytes::copy_from_slice(s.as_bytes()))
     }
 
     #[test]

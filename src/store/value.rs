@@ -6,31 +6,51 @@ use bytes::Bytes;
 /// sets join this enum as their commands land, so `TYPE` and `WRONGTYPE` checks stay in one place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
-    /// A binary-safe string (also holds integers and floats in text form, as Redis does).
-    Str(Bytes),
+    /// A binary-safe string (also holds integers and floats in text form, as Redis does),
+    /// with how it was written.
+    Str(Bytes, StringOrigin),
+}
+
+/// How a string was last written, which decides the encoding `OBJECT ENCODING` reports the
+/// way Redis's does: SET and INCR try the integer form, INCRBYFLOAT never does, APPEND and
+/// SETRANGE always leave a raw string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringOrigin {
+    /// Written whole (SET, INCR, ...): `int`, `embstr` or `raw` by content.
+    Whole,
+    /// Written as a float (INCRBYFLOAT): `embstr` or `raw` by length.
+    Float,
+    /// Modified in place (APPEND, SETRANGE): always `raw`.
+    Modified,
 }
 
 impl Value {
+    /// A string value written whole.
+    pub fn string(data: Bytes) -> Value {
+        Value::Str(data, StringOrigin::Whole)
+    }
+
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) => "string",
+            Value::Str(..) => "string",
         }
     }
 
     /// The name `OBJECT ENCODING` reports, mirroring Redis's choices for the same content.
     pub fn encoding_name(&self) -> &'static str {
         match self {
-            Value::Str(data) if parse_canonical_int(data).is_some() => "int",
-            Value::Str(data) if data.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
+            Value::Str(_, StringOrigin::Modified) => "raw",
+            Value::Str(data, StringOrigin::Whole) if parse_canonical_int(data).is_some() => "int",
+            Value::Str(data, _) if data.len() <= 44 => "embstr",
+            Value::Str(..) => "raw",
         }
     }
 
     /// An estimate of the bytes this value occupies, for `MEMORY USAGE`-style accounting.
     pub fn approximate_size(&self) -> usize {
         match self {
-            Value::Str(data) => data.len(),
+            Value::Str(data, _) => data.len(),
         }
     }
 }
@@ -69,16 +89,22 @@ mod tests {
 
     #[test]
     fn encodings_follow_redis() {
+        let int = Bytes::from_static(b"123");
+        assert_eq!(Value::string(int.clone()).encoding_name(), "int");
         assert_eq!(
-            Value::Str(Bytes::from_static(b"123")).encoding_name(),
-            "int"
-        );
-        assert_eq!(
-            Value::Str(Bytes::from_static(b"abc")).encoding_name(),
+            Value::Str(int.clone(), StringOrigin::Float).encoding_name(),
             "embstr"
         );
         assert_eq!(
-            Value::Str(Bytes::from(vec![b'x'; 45])).encoding_name(),
+            Value::Str(int, StringOrigin::Modified).encoding_name(),
+            "raw"
+        );
+        assert_eq!(
+            Value::string(Bytes::from_static(b"abc")).encoding_name(),
+            "embstr"
+        );
+        assert_eq!(
+            Value::string(Bytes::from(vec![b'x'; 45])).encoding_name(),
             "raw"
         );
     }
