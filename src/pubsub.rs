@@ -27,8 +27,17 @@ pub struct Message {
     pub payload: Bytes,
 }
 
-/// Where a connection receives its messages.
-pub type Mailbox = UnboundedSender<Arc<Message>>;
+/// What reaches a connection from elsewhere, between its own commands.
+#[derive(Debug)]
+pub enum Delivery {
+    /// A pub/sub message to write to the client.
+    Message(Arc<Message>),
+    /// CLIENT KILL: close the connection.
+    Disconnect,
+}
+
+/// Where a connection receives its deliveries.
+pub type Mailbox = UnboundedSender<Delivery>;
 
 /// Identifies a subscription: the namespace and the channel or pattern.
 type Topic = (u32, Bytes);
@@ -232,7 +241,7 @@ impl Hub {
 fn deliver(members: &HashMap<u64, Mailbox>, message: &Arc<Message>) -> usize {
     members
         .values()
-        .filter(|mailbox| mailbox.send(message.clone()).is_ok())
+        .filter(|mailbox| mailbox.send(Delivery::Message(message.clone())).is_ok())
         .count()
 }
 
@@ -248,10 +257,10 @@ mod tests {
         hub.subscribe(1, Bytes::from_static(b"news"), 7, &tx);
         assert_eq!(hub.publish(2, b"news", b"hello"), 0);
         assert_eq!(hub.publish(1, b"news", b"hello"), 1);
-        assert_eq!(
-            rx.try_recv().map(|m| m.payload.clone()).ok(),
-            Some(Bytes::from_static(b"hello"))
-        );
+        let Ok(Delivery::Message(message)) = rx.try_recv() else {
+            panic!("the subscriber gets the message");
+        };
+        assert_eq!(message.payload, Bytes::from_static(b"hello"));
         assert!(hub.channels(2, None).is_empty());
     }
 
@@ -276,7 +285,9 @@ mod tests {
         hub.notify_keyspace(0, 0, EventClass::String, "set", b"k");
         assert!(rx.try_recv().is_err(), "string events are not enabled");
         hub.notify_keyspace(0, 3, EventClass::Expired, "expired", b"k");
-        let message = rx.try_recv().expect("expired is enabled");
+        let Ok(Delivery::Message(message)) = rx.try_recv() else {
+            panic!("expired is enabled");
+        };
         assert_eq!(&message.channel[..], b"__keyspace@3__:k");
         assert_eq!(&message.payload[..], b"expired");
     }

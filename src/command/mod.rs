@@ -102,7 +102,6 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
     if let Err(error) = admit(ctx, spec) {
         return Reply::Error(error.to_string());
     }
-    ctx.server.stats.count_command();
     ctx.client.record_command(spec, ctx.now);
     match (spec.handler)(ctx, args) {
         Ok(reply) => reply,

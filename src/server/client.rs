@@ -7,16 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::command::CommandSpec;
 use crate::protocol::Protocol;
-use crate::pubsub::Mailbox;
+use crate::pubsub::{Delivery, Mailbox};
 use crate::store::{Database, Namespace, now_ms};
 
 /// What CLIENT LIST shows of a client, changed only by the client's own commands.
@@ -51,24 +50,29 @@ pub struct ClientHandle {
     pub local_addr: SocketAddr,
     created: Instant,
     last_interaction_ms: AtomicU64,
-    last_command: Mutex<&'static str>,
+    /// The last command run; only pointers to the static command table are stored.
+    last_command: AtomicPtr<CommandSpec>,
     info: Mutex<ClientInfo>,
-    killed: AtomicBool,
-    kill: Notify,
+    mailbox: Mailbox,
 }
 
 impl ClientHandle {
     /// Asks the connection to close after its current command.
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        let _ = self.mailbox.send(Delivery::Disconnect);
     }
 
-    /// Resolves once the client was killed.
-    pub async fn killed(&self) {
-        while !self.killed.load(Ordering::Acquire) {
-            self.kill.notified().await;
-        }
+    /// Where the connection's pub/sub messages and disconnect requests are delivered.
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+
+    /// The name of the last command run (`NULL` before the first), for CLIENT LIST.
+    fn last_command_name(&self) -> &'static str {
+        let spec = self.last_command.load(Ordering::Relaxed);
+        // SAFETY: `last_command` only ever holds null or a pointer made from a
+        // `&'static CommandSpec` (see `ClientState::record_command`), valid for the program.
+        unsafe { spec.as_ref() }.map_or("NULL", |spec| spec.name)
     }
 
     /// A copy of the visible information.
@@ -102,7 +106,7 @@ impl ClientHandle {
             info.db,
             info.subscriptions,
             info.patterns,
-            self.last_command.lock(),
+            self.last_command_name(),
             info.user,
             info.resp,
             info.lib_name,
@@ -121,8 +125,13 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Registers a new connection and returns its handle.
-    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr) -> Arc<ClientHandle> {
+    /// Registers a new connection, whose deliveries go to `mailbox`, and returns its handle.
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        mailbox: Mailbox,
+    ) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let handle = Arc::new(ClientHandle {
             id,
@@ -130,14 +139,13 @@ impl ClientRegistry {
             local_addr,
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(now_ms()),
-            last_command: Mutex::new("NULL"),
+            last_command: AtomicPtr::new(std::ptr::null_mut()),
             info: Mutex::new(ClientInfo {
                 resp: 2,
                 user: "default".into(),
                 ..ClientInfo::default()
             }),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            mailbox,
         });
         self.clients.lock().insert(id, handle.clone());
         self.connected.fetch_add(1, Ordering::Relaxed);
@@ -173,19 +181,13 @@ pub struct ClientState {
     pub channels: BTreeSet<Bytes>,
     /// Patterns this client is subscribed to.
     pub patterns: BTreeSet<Bytes>,
-    mailbox: Mailbox,
     close_after_reply: bool,
     pause: Option<Duration>,
 }
 
 impl ClientState {
     /// State for a new connection in `namespace`, database 0, RESP2.
-    pub fn new(
-        handle: Arc<ClientHandle>,
-        namespace: Arc<Namespace>,
-        mailbox: Mailbox,
-        authenticated: bool,
-    ) -> Self {
+    pub fn new(handle: Arc<ClientHandle>, namespace: Arc<Namespace>, authenticated: bool) -> Self {
         ClientState {
             handle,
             namespace,
@@ -194,7 +196,6 @@ impl ClientState {
             authenticated,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
-            mailbox,
             close_after_reply: false,
             pause: None,
         }
@@ -255,7 +256,7 @@ impl ClientState {
 
     /// Where this client's pub/sub messages are delivered.
     pub fn mailbox(&self) -> &Mailbox {
-        &self.mailbox
+        self.handle.mailbox()
     }
 
     /// Channel plus pattern subscriptions.
@@ -279,7 +280,10 @@ impl ClientState {
 
     /// Notes the command being run, for CLIENT LIST's `cmd` and `idle`.
     pub fn record_command(&self, spec: &'static CommandSpec, now: u64) {
-        *self.handle.last_command.lock() = spec.name;
+        let spec: *const CommandSpec = spec;
+        self.handle
+            .last_command
+            .store(spec.cast_mut(), Ordering::Relaxed);
         self.handle
             .last_interaction_ms
             .store(now, Ordering::Relaxed);

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::{ClientState, ServerState};
 use crate::command::{self, Context};
 use crate::protocol::{Protocol, Reply, RequestParser};
-use crate::pubsub::Message;
+use crate::pubsub::{Delivery, Message};
 use crate::store::now_ms;
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -27,11 +27,11 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         return;
     };
     let _ = socket.set_nodelay(true);
-    let handle = state.clients.register(addr, local_addr);
     let (mailbox, mut inbox) = unbounded_channel();
+    let handle = state.clients.register(addr, local_addr, mailbox);
     let namespace = state.default_namespace();
     let authenticated = state.config.read().requirepass.is_none();
-    let mut client = ClientState::new(handle.clone(), namespace, mailbox, authenticated);
+    let mut client = ClientState::new(handle, namespace, authenticated);
     let mut connection = Connection {
         parser: RequestParser::new(state.live.proto_max_bulk_len()),
         input: BytesMut::with_capacity(READ_BUFFER),
@@ -55,26 +55,25 @@ impl Connection {
         state: &ServerState,
         socket: &mut TcpStream,
         client: &mut ClientState,
-        inbox: &mut UnboundedReceiver<Arc<Message>>,
+        inbox: &mut UnboundedReceiver<Delivery>,
     ) -> std::io::Result<()> {
-        let handle = client.handle().clone();
         loop {
             let idle_limit = state.live.timeout();
             let idle_deadline = (idle_limit > 0 && client.subscription_count() == 0)
                 .then(|| Instant::now() + Duration::from_secs(idle_limit));
             tokio::select! {
                 biased;
-                () = handle.killed() => return Ok(()),
                 read = socket.read_buf(&mut self.input) => {
                     if read? == 0 {
                         return Ok(());
                     }
                     self.execute_buffered(state, socket, client, inbox).await?;
                 }
-                Some(message) = inbox.recv() => {
-                    encode_message(&message, client.protocol(), &mut self.output);
-                    while let Ok(message) = inbox.try_recv() {
-                        encode_message(&message, client.protocol(), &mut self.output);
+                Some(delivery) = inbox.recv() => {
+                    if self.deliver(delivery, client.protocol()) == Flow::Close
+                        || self.deliver_pending(inbox, client.protocol()) == Flow::Close
+                    {
+                        return Ok(());
                     }
                 }
                 () = sleep_until(idle_deadline) => return Ok(()),
@@ -95,9 +94,10 @@ impl Connection {
         state: &ServerState,
         socket: &mut TcpStream,
         client: &mut ClientState,
-        inbox: &mut UnboundedReceiver<Arc<Message>>,
+        inbox: &mut UnboundedReceiver<Delivery>,
     ) -> std::io::Result<()> {
         let mut consumed = 0;
+        let mut executed = 0;
         loop {
             let request = match self.parser.parse(&self.input[consumed..]) {
                 Ok(Some(request)) => request,
@@ -115,17 +115,19 @@ impl Connection {
                 now: now_ms(),
             };
             let reply = command::execute(&mut ctx, &request.args);
+            executed += 1;
             if let Some(pause) = client.take_pause() {
                 socket.write_all(&self.output).await?;
                 self.output.clear();
                 tokio::time::sleep(pause).await;
             }
-            if client.subscription_count() > 0 {
+            if client.subscription_count() > 0
+                && self.deliver_pending(inbox, client.protocol()) == Flow::Close
+            {
                 // Messages this command published to the client itself precede its reply,
                 // as they would in Redis's output buffer.
-                while let Ok(message) = inbox.try_recv() {
-                    encode_message(&message, client.protocol(), &mut self.output);
-                }
+                client.close_after_reply();
+                break;
             }
             reply.encode(client.protocol(), &mut self.output);
             if client.wants_close() {
@@ -133,9 +135,44 @@ impl Connection {
             }
         }
         self.input.advance(consumed);
+        state.stats.count_commands(executed);
         self.parser
             .set_max_bulk_len(state.live.proto_max_bulk_len());
         Ok(())
+    }
+}
+
+/// Whether the connection goes on after a delivery.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Connection {
+    /// Writes a delivered message into the output, or reports a disconnect request.
+    fn deliver(&mut self, delivery: Delivery, protocol: Protocol) -> Flow {
+        match delivery {
+            Delivery::Message(message) => {
+                encode_message(&message, protocol, &mut self.output);
+                Flow::Continue
+            }
+            Delivery::Disconnect => Flow::Close,
+        }
+    }
+
+    /// Takes every delivery already waiting in the inbox.
+    fn deliver_pending(
+        &mut self,
+        inbox: &mut UnboundedReceiver<Delivery>,
+        protocol: Protocol,
+    ) -> Flow {
+        while let Ok(delivery) = inbox.try_recv() {
+            if self.deliver(delivery, protocol) == Flow::Close {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
     }
 }
 

@@ -12,9 +12,10 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Counts one executed command.
-    pub fn count_command(&self) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
+    /// Counts executed commands; connections add a whole batch at once so the shared counter
+    /// is touched once per read, not once per command.
+    pub fn count_commands(&self, executed: u64) {
+        self.commands.fetch_add(executed, Ordering::Relaxed);
     }
 
     /// Counts one accepted connection.
