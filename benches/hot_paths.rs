@@ -36,7 +36,7 @@ fn run_batch(state: &ServerState, client: &mut ClientState, input: &[u8], out: &
             client,
             now: now_ms(),
         };
-        let reply = command::execute(&mut ctx, &request.args);
+        let reply = command::execute(&mut ctx, &request.args.as_slices());
         reply.encode(Protocol::Resp2, out);
     }
 }

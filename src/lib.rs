@@ -15,4 +15,5 @@ pub mod keyspace_events;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;
+pub mod split_args;
 pub mod store;

@@ -19,10 +19,16 @@ use redis_protocol::resp2::types::{BorrowedFrame as Frame2, RangeFrame};
 use redis_protocol::resp3::encode::complete::extend_encode_borrowed as encode3;
 use redis_protocol::resp3::types::{BorrowedFrame as Frame3, VerbatimStringFormat};
 
+use crate::split_args::split_args;
+
 /// Redis's cap on the number of arguments in one request.
 pub const MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
 /// Longest header line (`*N` / `$N`) or inline request accepted before a CRLF shows up.
 pub const MAX_INLINE_LEN: usize = 64 * 1024;
+/// Most arguments a client that has not authenticated may send (Redis 7).
+pub const UNAUTHENTICATED_MAX_MULTIBULK_LEN: u64 = 10;
+/// Longest bulk string a client that has not authenticated may send (Redis 7).
+pub const UNAUTHENTICATED_MAX_BULK_LEN: u64 = 16 * 1024;
 
 /// The RESP version a connection speaks, chosen with `HELLO`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -45,18 +51,38 @@ impl ProtocolError {
     }
 }
 
-/// One decoded request: its arguments as slices of the read buffer, and the bytes it spanned.
+/// One decoded request: its arguments, and the bytes of the buffer it spanned.
 pub struct Request<'a> {
     /// The command name followed by its arguments.
-    pub args: Vec<&'a [u8]>,
+    pub args: Arguments<'a>,
     /// How many bytes of the buffer the request used.
     pub consumed: usize,
+}
+
+/// A request's arguments: slices of the read buffer (multibulk, and plain inline words), or
+/// owned bytes where quotes and escapes of an inline command had to be decoded.
+pub enum Arguments<'a> {
+    /// Arguments as they stand in the read buffer.
+    Borrowed(Vec<&'a [u8]>),
+    /// Arguments decoded from a quoted inline command.
+    Owned(Vec<Vec<u8>>),
+}
+
+impl Arguments<'_> {
+    /// The arguments as a slice of byte slices, the shape every handler takes.
+    pub fn as_slices(&self) -> Cow<'_, [&[u8]]> {
+        match self {
+            Arguments::Borrowed(args) => Cow::Borrowed(args),
+            Arguments::Owned(args) => Cow::Owned(args.iter().map(Vec::as_slice).collect()),
+        }
+    }
 }
 
 /// Splits a connection's read buffer into requests, enforcing the input limits.
 #[derive(Debug)]
 pub struct RequestParser {
     max_bulk_len: u64,
+    authenticated: bool,
     /// Bytes the current incomplete frame needs at least before decoding is worth retrying.
     needed: usize,
 }
@@ -66,7 +92,27 @@ impl RequestParser {
     pub fn new(max_bulk_len: u64) -> Self {
         RequestParser {
             max_bulk_len,
+            authenticated: true,
             needed: 0,
+        }
+    }
+
+    /// Tells the parser whether the client has authenticated; before it has, requests are
+    /// limited to a few short arguments, so a stranger cannot make the server buffer much.
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.authenticated = authenticated;
+    }
+
+    /// The multibulk count and bulk length limits, and the words used when refusing them.
+    fn limits(&self) -> (u64, u64, &'static str) {
+        if self.authenticated {
+            (MAX_MULTIBULK_LEN, self.max_bulk_len, "invalid")
+        } else {
+            (
+                UNAUTHENTICATED_MAX_MULTIBULK_LEN,
+                UNAUTHENTICATED_MAX_BULK_LEN.min(self.max_bulk_len),
+                "unauthenticated",
+            )
         }
     }
 
@@ -88,7 +134,7 @@ impl RequestParser {
         match decode_range(buf) {
             Ok(Some((frame, consumed))) => {
                 self.needed = 0;
-                let args = self.arguments(buf, frame)?;
+                let args = Arguments::Borrowed(self.arguments(buf, frame)?);
                 Ok(Some(Request { args, consumed }))
             }
             Ok(None) => {
@@ -96,6 +142,16 @@ impl RequestParser {
                 Ok(None)
             }
             Err(_) => {
+                // Redis skips a negative multibulk count (`*-5`) as it skips `*-1`.
+                if let Some((count, next)) = header_line(buf, 0, b'*', "mbulk")?
+                    && count < 0
+                {
+                    self.needed = 0;
+                    return Ok(Some(Request {
+                        args: Arguments::Borrowed(Vec::new()),
+                        consumed: next,
+                    }));
+                }
                 // The scan names the problem the way Redis does; a frame it finds no fault
                 // with but the decoder rejected is still a protocol error.
                 self.scan_incomplete(buf)?;
@@ -114,15 +170,16 @@ impl RequestParser {
             RangeFrame::Null => return Ok(Vec::new()),
             _ => return Err(ProtocolError::new("invalid multibulk length")),
         };
-        if items.len() as u64 > MAX_MULTIBULK_LEN {
-            return Err(ProtocolError::new("invalid multibulk length"));
+        let (max_count, max_bulk, adjective) = self.limits();
+        if items.len() as u64 > max_count {
+            return Err(ProtocolError(format!("{adjective} multibulk length")));
         }
         items
             .into_iter()
             .map(|item| match item {
                 RangeFrame::BulkString((start, end)) => {
-                    if (end - start) as u64 > self.max_bulk_len {
-                        Err(ProtocolError::new("invalid bulk length"))
+                    if (end - start) as u64 > max_bulk {
+                        Err(ProtocolError(format!("{adjective} bulk length")))
                     } else {
                         Ok(&buf[start..end])
                     }
@@ -142,8 +199,9 @@ impl RequestParser {
         let Some((count, mut pos)) = header_line(buf, 0, b'*', "mbulk")? else {
             return Ok(buf.len() + 1);
         };
-        if count > MAX_MULTIBULK_LEN as i64 {
-            return Err(ProtocolError::new("invalid multibulk length"));
+        let (max_count, max_bulk, adjective) = self.limits();
+        if count > max_count as i64 {
+            return Err(ProtocolError(format!("{adjective} multibulk length")));
         }
         for _ in 0..count.max(0) {
             if pos >= buf.len() {
@@ -158,8 +216,11 @@ impl RequestParser {
             let Some((len, body)) = header_line(buf, pos, b'$', "bulk")? else {
                 return Ok(buf.len() + 1);
             };
-            if len < 0 || len as u64 > self.max_bulk_len {
+            if len < 0 {
                 return Err(ProtocolError::new("invalid bulk length"));
+            }
+            if len as u64 > max_bulk {
+                return Err(ProtocolError(format!("{adjective} bulk length")));
             }
             pos = body + len as usize + 2;
         }
@@ -205,7 +266,8 @@ fn frame_type_char(frame: &RangeFrame) -> char {
     }
 }
 
-/// Parses an inline request (`PING\r\n` typed into telnet): whitespace-separated words.
+/// Parses an inline request (`PING\r\n` typed into telnet): words split with Redis's
+/// quoting rules; plain words stay slices of the buffer.
 fn parse_inline(buf: &[u8]) -> Result<Option<Request<'_>>, ProtocolError> {
     let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > MAX_INLINE_LEN {
@@ -215,10 +277,17 @@ fn parse_inline(buf: &[u8]) -> Result<Option<Request<'_>>, ProtocolError> {
     };
     let line = &buf[..newline];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let args = line
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|word| !word.is_empty())
-        .collect();
+    let args = if line.iter().any(|b| matches!(b, b'"' | b'\'')) {
+        Arguments::Owned(
+            split_args(line).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?,
+        )
+    } else {
+        Arguments::Borrowed(
+            line.split(|b| b.is_ascii_whitespace())
+                .filter(|word| !word.is_empty())
+                .collect(),
+        )
+    };
     Ok(Some(Request {
         args,
         consumed: newline + 1,
@@ -436,7 +505,11 @@ mod tests {
         parser.parse(input).map(|r| {
             r.map(|r| {
                 (
-                    r.args.iter().map(|a| a.to_vec()).collect::<Vec<_>>(),
+                    r.args
+                        .as_slices()
+                        .iter()
+                        .map(|a| a.to_vec())
+                        .collect::<Vec<_>>(),
                     r.consumed,
                 )
             })
@@ -499,6 +572,36 @@ mod tests {
         assert_eq!(args, vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
         assert_eq!(used, 10);
         assert_eq!(parse_all(b"PING").unwrap(), None);
+        let (args, _) = parse_all(b"SET q \"hello world\"\r\n").unwrap().unwrap();
+        assert_eq!(args[2], b"hello world".to_vec());
+        assert_eq!(
+            parse_all(b"SET q \"oops\r\n").unwrap_err().0,
+            "unbalanced quotes in request"
+        );
+    }
+
+    #[test]
+    fn skips_negative_multibulk_counts() {
+        let (args, used) = parse_all(b"*-5\r\nPING\r\n").unwrap().unwrap();
+        assert!(args.is_empty());
+        assert_eq!(used, 5);
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_tight_limits() {
+        let mut parser = RequestParser::new(512 * 1024 * 1024);
+        parser.set_authenticated(false);
+        assert_eq!(
+            parser.parse(b"*11\r\n").err().map(|e| e.0),
+            Some("unauthenticated multibulk length".to_string())
+        );
+        assert_eq!(
+            parser
+                .parse(b"*2\r\n$4\r\nAUTH\r\n$16385\r\n")
+                .err()
+                .map(|e| e.0),
+            Some("unauthenticated bulk length".to_string())
+        );
     }
 
     fn encoded(reply: Reply, protocol: Protocol) -> Vec<u8> {

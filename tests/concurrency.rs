@@ -480,7 +480,6 @@ fn count_while(
 }
 
 #[test]
-#[ignore = "BUG: KEYS and DBSIZE lock one shard at a time, so they see a SWAPDB half done"]
 fn keys_and_dbsize_are_atomic_with_swapdb() {
     let server = Server::sessiond(&["--shards", "256"]);
     fill_groups(&mut server.connection());
@@ -498,7 +497,6 @@ fn keys_and_dbsize_are_atomic_with_swapdb() {
 }
 
 #[test]
-#[ignore = "BUG: KEYS and DBSIZE lock one shard at a time, so they see an MSET or DEL of several shards half done"]
 fn keys_and_dbsize_are_atomic_with_multi_key_writes() {
     let server = Server::sessiond(&["--shards", "256"]);
     let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();

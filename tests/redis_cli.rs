@@ -139,7 +139,6 @@ fn redis_cli_prints_the_same_as_against_redis() {
 }
 
 #[test]
-#[ignore = "BUG: INFO keyspace always reports avg_ttl=0; Redis reports the (estimated) average TTL in ms"]
 fn info_keyspace_reports_the_average_ttl() {
     let server = Server::sessiond(&[]);
     let mut client = server.raw();

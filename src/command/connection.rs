@@ -322,6 +322,9 @@ pub fn client_kill(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut addr = None;
     let mut local_addr = None;
     let mut skip_me = true;
+    let mut kind: Option<Option<bool>> = None;
+    let mut user: Option<String> = None;
+    let mut max_age: Option<u64> = None;
     for pair in args[2..].chunks(2) {
         let value = args::text(pair[1]);
         match args::text(pair[0]).to_ascii_lowercase().as_str() {
@@ -343,17 +346,35 @@ pub fn client_kill(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
                     _ => return Err(CommandError::Syntax),
                 }
             }
-            "user" | "type" | "maxage" => {}
+            "type" => kind = Some(client_type(&value)?),
+            "user" => {
+                if value != "default" {
+                    return Err(CommandError::err(format!("No such user '{value}'")));
+                }
+                user = Some(value);
+            }
+            "maxage" => {
+                max_age = Some(
+                    args::int(pair[1])
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or(CommandError::Syntax)?,
+                );
+            }
             _ => return Err(CommandError::Syntax),
         }
     }
     let mut killed = 0;
     for handle in ctx.server.clients.all() {
+        let info = handle.info();
         let matches = id.is_none_or(|id| handle.id == id)
             && addr.as_ref().is_none_or(|a| handle.addr.to_string() == *a)
             && local_addr
                 .as_ref()
                 .is_none_or(|a| handle.local_addr.to_string() == *a)
+            && kind.is_none_or(|k| k == Some(info.subscriptions + info.patterns > 0))
+            && user.as_ref().is_none_or(|u| info.user == *u)
+            && max_age.is_none_or(|age| handle.age_secs() >= age)
             && !(skip_me && handle.id == ctx.client.id());
         if matches {
             kill(ctx, &handle);
@@ -361,6 +382,17 @@ pub fn client_kill(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         }
     }
     Ok(Reply::Int(killed))
+}
+
+/// Parses a client TYPE filter: `Some(true)` for pub/sub clients, `Some(false)` for normal
+/// ones, `None` for replication types, which no client here has.
+fn client_type(name: &str) -> Result<Option<bool>, CommandError> {
+    match name.to_ascii_lowercase().as_str() {
+        "normal" => Ok(Some(false)),
+        "pubsub" => Ok(Some(true)),
+        "master" | "replica" | "slave" => Ok(None),
+        _ => Err(CommandError::err(format!("Unknown client type '{name}'"))),
+    }
 }
 
 fn kill(ctx: &mut Context, handle: &crate::server::ClientHandle) {

@@ -245,16 +245,13 @@ fn key_matches(pattern: &[u8], key: &[u8]) -> bool {
 /// KEYS pattern
 pub fn keys(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let pattern = args[1];
-    let mut found = Vec::new();
-    for index in 0..ctx.db().shard_count() {
-        let shard = ctx.db().lock_shard(index);
-        found.extend(
-            shard
-                .iter(ctx.now)
-                .filter(|(key, _)| key_matches(pattern, key))
-                .map(|(key, _)| key.clone()),
-        );
-    }
+    let shards = ctx.db().lock_all();
+    let found: Vec<Bytes> = shards
+        .iter()
+        .flat_map(|shard| shard.iter(ctx.now))
+        .filter(|(key, _)| key_matches(pattern, key))
+        .map(|(key, _)| key.clone())
+        .collect();
     Ok(Reply::bulks(found))
 }
 

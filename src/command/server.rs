@@ -230,18 +230,21 @@ fn info_replication(ctx: &Context) -> String {
 fn info_keyspace(ctx: &Context) -> String {
     let mut text = "# Keyspace\r\n".to_string();
     for db in ctx.client.namespace().databases() {
-        let (mut keys, mut expires) = (0, 0);
-        for index in 0..db.shard_count() {
-            let shard = db.lock_shard(index);
+        let (mut keys, mut expires, mut ttl_sum) = (0u64, 0u64, 0u64);
+        for shard in db.lock_all() {
             for (_, entry) in shard.iter(ctx.now) {
                 keys += 1;
-                expires += usize::from(entry.expires_at().is_some());
+                if let Some(deadline) = entry.expires_at() {
+                    expires += 1;
+                    ttl_sum += deadline.saturating_sub(ctx.now);
+                }
             }
         }
         if keys > 0 {
+            let avg_ttl = ttl_sum.checked_div(expires).unwrap_or(0);
             let _ = write!(
                 text,
-                "db{}:keys={keys},expires={expires},avg_ttl=0\r\n",
+                "db{}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n",
                 db.index()
             );
         }

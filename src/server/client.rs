@@ -85,10 +85,20 @@ impl ClientHandle {
         change(&mut self.info.lock());
     }
 
+    /// Milliseconds since the client last ran a command (or connected).
+    pub fn idle_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed))
+    }
+
+    /// Seconds since the client connected.
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, in Redis's format.
     pub fn describe(&self) -> String {
         let info = self.info();
-        let idle = now_ms().saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+        let idle = self.idle_ms(now_ms()) / 1000;
         let flags = if info.subscriptions + info.patterns > 0 {
             "P"
         } else {
@@ -125,7 +135,8 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Registers a new connection, whose deliveries go to `mailbox`, and returns its handle.
+    /// Registers an admitted connection, whose deliveries go to `mailbox`, and returns its
+    /// handle.
     pub fn register(
         &self,
         addr: SocketAddr,
@@ -148,18 +159,32 @@ impl ClientRegistry {
             mailbox,
         });
         self.clients.lock().insert(id, handle.clone());
-        self.connected.fetch_add(1, Ordering::Relaxed);
         handle
+    }
+
+    /// Admits one more connection if fewer than `max` are admitted; the accept loop calls
+    /// this before spawning the connection's task, so a burst cannot overshoot `maxclients`.
+    pub fn try_admit(&self, max: usize) -> bool {
+        self.connected
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back an admission whose connection never registered.
+    pub fn release_admission(&self) {
+        self.connected.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Forgets a closed connection.
     pub fn unregister(&self, id: u64) {
         if self.clients.lock().remove(&id).is_some() {
-            self.connected.fetch_sub(1, Ordering::Relaxed);
+            self.release_admission();
         }
     }
 
-    /// How many clients are connected.
+    /// How many clients are connected (admitted and not yet gone).
     pub fn count(&self) -> usize {
         self.connected.load(Ordering::Relaxed)
     }

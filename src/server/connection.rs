@@ -5,13 +5,11 @@
 //! written between batches, encoded in the client's protocol version.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio::time::Instant;
 
 use super::{ClientState, ServerState};
 use crate::command::{self, Context};
@@ -21,9 +19,11 @@ use crate::store::now_ms;
 
 const READ_BUFFER: usize = 16 * 1024;
 
-/// Serves one client until it disconnects, quits, is killed or idles past `timeout`.
+/// Serves one client until it disconnects, quits or is killed (CLIENT KILL, or the idle sweep
+/// in [`super::close_idle_clients`]).
 pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
     let (Ok(addr), Ok(local_addr)) = (socket.peer_addr(), socket.local_addr()) else {
+        state.clients.release_admission();
         return;
     };
     let _ = socket.set_nodelay(true);
@@ -58,9 +58,6 @@ impl Connection {
         inbox: &mut UnboundedReceiver<Delivery>,
     ) -> std::io::Result<()> {
         loop {
-            let idle_limit = state.live.timeout();
-            let idle_deadline = (idle_limit > 0 && client.subscription_count() == 0)
-                .then(|| Instant::now() + Duration::from_secs(idle_limit));
             tokio::select! {
                 biased;
                 read = socket.read_buf(&mut self.input) => {
@@ -76,7 +73,6 @@ impl Connection {
                         return Ok(());
                     }
                 }
-                () = sleep_until(idle_deadline) => return Ok(()),
             }
             if !self.output.is_empty() {
                 socket.write_all(&self.output).await?;
@@ -98,7 +94,10 @@ impl Connection {
     ) -> std::io::Result<()> {
         let mut consumed = 0;
         let mut executed = 0;
+        self.parser
+            .set_max_bulk_len(state.live.proto_max_bulk_len());
         loop {
+            self.parser.set_authenticated(client.is_authenticated());
             let request = match self.parser.parse(&self.input[consumed..]) {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
@@ -114,7 +113,7 @@ impl Connection {
                 client,
                 now: now_ms(),
             };
-            let reply = command::execute(&mut ctx, &request.args);
+            let reply = command::execute(&mut ctx, &request.args.as_slices());
             executed += 1;
             if let Some(pause) = client.take_pause() {
                 socket.write_all(&self.output).await?;
@@ -136,8 +135,6 @@ impl Connection {
         }
         self.input.advance(consumed);
         state.stats.count_commands(executed);
-        self.parser
-            .set_max_bulk_len(state.live.proto_max_bulk_len());
         Ok(())
     }
 }
@@ -173,13 +170,6 @@ impl Connection {
             }
         }
         Flow::Continue
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

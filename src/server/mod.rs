@@ -145,7 +145,7 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
             }
         };
         let maxclients = state.config.read().maxclients;
-        if state.clients.count() >= maxclients {
+        if !state.clients.try_admit(maxclients) {
             state.stats.count_rejected();
             tracing::debug!("refused {addr}: maxclients ({maxclients}) reached");
             tokio::spawn(async move {
@@ -196,12 +196,37 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         tracing::info!("Ready to accept connections tcp on {addr}");
         accepting.spawn(accept_loop(state.clone(), listener));
     }
+    accepting.spawn(close_idle_clients(state.clone()));
     wait_for_signal().await;
     tracing::info!("Received a shutdown signal, exiting");
     accepting.abort_all();
     crate::store::expiry::stop(state.store.clock());
     let _ = driver.join();
     Ok(())
+}
+
+/// How often idle clients are looked for (`timeout`).
+const IDLE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Closes clients idle for longer than `timeout` seconds, except pub/sub subscribers, as
+/// Redis's client cron does. One sweep for all clients instead of a timer in every connection
+/// keeps the request path free of timer work, and sees CONFIG SET timeout at once.
+pub async fn close_idle_clients(state: Arc<ServerState>) {
+    let mut ticks = tokio::time::interval(IDLE_SWEEP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let limit_ms = state.live.timeout().saturating_mul(1000);
+        if limit_ms == 0 {
+            continue;
+        }
+        let now = crate::store::now_ms();
+        for handle in state.clients.all() {
+            let info = handle.info();
+            if info.subscriptions + info.patterns == 0 && handle.idle_ms(now) > limit_ms {
+                handle.kill();
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -133,9 +133,10 @@ impl Database {
     }
 
     /// Number of keys, counting ones past their deadline that are not yet removed (as
-    /// Redis's DBSIZE does).
+    /// Redis's DBSIZE does). All shards are locked together, so a multi-key write or SWAPDB is
+    /// seen whole or not at all.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|slot| slot.shard.lock().len()).sum()
+        self.lock_all().iter().map(|shard| shard.len()).sum()
     }
 
     /// Whether the database holds no keys.
