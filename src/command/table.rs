@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use foldhash::fast::RandomState;
+
 use super::{CommandResult, Context, connection, keys, pubsub, server, string};
 
 /// A command's implementation.
@@ -372,8 +374,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     container("pubsub", -2, server::help, PUBSUB_SUBCOMMANDS),
 ];
 
-static LOOKUP: LazyLock<HashMap<&'static str, &'static CommandSpec>> =
-    LazyLock::new(|| COMMANDS.iter().map(|spec| (spec.name, spec)).collect());
+/// Commands by lower-case name; looked up on every request, so keyed by bytes with a fast hash.
+static LOOKUP: LazyLock<HashMap<&'static [u8], &'static CommandSpec, RandomState>> =
+    LazyLock::new(|| {
+        COMMANDS
+            .iter()
+            .map(|spec| (spec.name.as_bytes(), spec))
+            .collect()
+    });
 
 /// Finds a command by name, ignoring case.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -381,7 +389,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = lower.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    LOOKUP.get(std::str::from_utf8(lower).ok()?).copied()
+    LOOKUP.get(&*lower).copied()
 }
 
 #[cfg(test)]
