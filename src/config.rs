@@ -817,17 +817,6 @@ impl Config {
         *self = next;
         Ok(())
     }
-
-    /// Whether `CONFIG SET` may change the named parameter (false for unknown names too).
-    pub fn is_mutable(name: &str) -> bool {
-        lookup(name).is_some_and(|p| p.mutability == Runtime)
-    }
-
-    /// The canonical name of a parameter given by name or alias in any case, e.g. so the
-    /// server can tell which setting a successful `CONFIG SET` changed.
-    pub fn canonical_name(name: &str) -> Option<&'static str> {
-        lookup(name).map(|p| p.name)
-    }
 }
 
 /// The usage error of a `namespace` directive with a dangling option.
@@ -1597,15 +1586,6 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert!(Config::is_mutable("maxmemory"));
-        assert!(Config::is_mutable("LIST-MAX-ZIPLIST-SIZE"));
-        assert!(!Config::is_mutable("port"));
-        assert!(!Config::is_mutable("nosuch"));
-        assert_eq!(
-            Config::canonical_name("Zset-Max-Ziplist-Value"),
-            Some("zset-max-listpack-value")
-        );
-        assert_eq!(Config::canonical_name("user"), None);
     }
 
     #[test]

@@ -254,32 +254,31 @@ fn info_keyspace(ctx: &Context) -> String {
 
 /// CONFIG GET parameter [parameter ...]
 pub fn config_get(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let config = ctx.server.config.read();
-    let mut seen = BTreeSet::new();
-    let mut pairs = Vec::new();
-    for pattern in &args[2..] {
-        for (name, value) in config.get(&args::text(pattern)) {
-            if seen.insert(name.clone()) {
-                pairs.push((Reply::text(name), Reply::text(value)));
-            }
-        }
-    }
-    Ok(Reply::Map(pairs))
+    let patterns: Vec<String> = args[2..].iter().map(|arg| args::text(arg)).collect();
+    let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+    let pairs = ctx.server.config.read().get_many(&patterns);
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(name, value)| (Reply::text(name), Reply::text(value)))
+            .collect(),
+    ))
 }
 
-/// CONFIG SET parameter value [parameter value ...]: all or nothing.
+/// CONFIG SET parameter value [parameter value ...]: all or nothing, duplicates refused.
 pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     if !args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity("config|set".into()));
     }
+    let texts: Vec<String> = args[2..].iter().map(|arg| args::text(arg)).collect();
+    let pairs: Vec<(&str, &str)> = texts
+        .chunks(2)
+        .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+        .collect();
     let mut config = ctx.server.config.write();
-    let mut updated = config.clone();
-    for pair in args[2..].chunks(2) {
-        updated
-            .set(&args::text(pair[0]), &args::text(pair[1]))
-            .map_err(|error| CommandError::Coded(error.to_string()))?;
-    }
-    *config = updated;
+    config
+        .set_many(&pairs)
+        .map_err(|error| CommandError::Coded(error.to_string()))?;
     ctx.server.live.refresh(&config);
     ctx.server
         .hub

@@ -46,13 +46,6 @@ impl Value {
             Value::Str(..) => "raw",
         }
     }
-
-    /// An estimate of the bytes this value occupies, for `MEMORY USAGE`-style accounting.
-    pub fn approximate_size(&self) -> usize {
-        match self {
-            Value::Str(data, _) => data.len(),
-        }
-    }
 }
 
 /// Parses a string that is exactly the canonical decimal form of an i64 (no `+`, no leading
