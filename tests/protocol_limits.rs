@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ReadError, Server, encode_command, escape};
+use common::{ReadError, Server, encode_command, escape, vm_rss_kb};
 use std::io::Write;
 use std::net::Shutdown;
 
@@ -51,17 +51,6 @@ fn expect_protocol_error(server: &Server, bytes: &[u8], error: &str) {
     );
     client.expect_closed();
     assert_intact(server);
-}
-
-/// The resident set size of process `pid`, in kB, from `/proc/PID/status`.
-fn vm_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS line in /proc/{pid}/status:\n{status}"))
 }
 
 const RSS_LIMIT_KB: u64 = 100 * 1024;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, StartError, escape, frame};
+use common::{Server, StartError, escape, frame, vm_rss_kb};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -260,4 +260,23 @@ fn requirepass_gates_commands_until_auth() {
         hello.call(&["CONFIG", "GET", "requirepass"]),
         b"%1\r\n$11\r\nrequirepass\r\n$6\r\nsecret\r\n"
     );
+}
+
+#[test]
+fn databases_are_created_on_first_use() {
+    let server = Server::sessiond(&["--databases", "1000000"]);
+    let rss_kb = vm_rss_kb(server.pid());
+    assert!(
+        rss_kb < 200 * 1024,
+        "a million unused databases must cost little memory, RSS is {rss_kb} kB"
+    );
+    let mut client = server.raw();
+    assert_eq!(client.call(&["SELECT", "999999"]), b"+OK\r\n");
+    assert_eq!(client.call(&["SET", "k", "v"]), b"+OK\r\n");
+    assert_eq!(client.call(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(
+        escape(&client.call(&["SELECT", "1000000"])),
+        escape(b"-ERR DB index is out of range\r\n")
+    );
+    assert_eq!(client.call(&["DBSIZE"]), b":1\r\n");
 }

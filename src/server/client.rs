@@ -243,7 +243,9 @@ impl ClientState {
 
     /// The selected database.
     pub fn database(&self) -> &Database {
-        &self.namespace.databases()[self.db]
+        self.namespace
+            .database(self.db)
+            .expect("SELECT only accepts databases that exist")
     }
 
     /// The selected database's index.

@@ -16,7 +16,7 @@ use super::shard::Shard;
 use crate::pubsub::{EventClass, Hub};
 
 /// Where a database's side effects go: keyspace events and the expiry driver.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DatabaseLinks {
     /// The pub/sub hub that carries keyspace notifications.
     pub hub: Arc<Hub>,

@@ -15,8 +15,8 @@ pub mod shard;
 pub mod value;
 pub mod wheel;
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
@@ -41,7 +41,12 @@ pub fn now_ms() -> u64 {
 pub struct Namespace {
     id: u32,
     name: String,
-    databases: Box<[Database]>,
+    /// Created on first use: `databases` may be large and most apps use database 0.
+    databases: Box<[OnceLock<Database>]>,
+    shards: usize,
+    /// Shared by every database, so a key has the same shard index in each (SWAPDB).
+    hasher: RandomState,
+    links: DatabaseLinks,
 }
 
 impl Namespace {
@@ -55,14 +60,23 @@ impl Namespace {
         self.id
     }
 
-    /// All databases, by index.
-    pub fn databases(&self) -> &[Database] {
-        &self.databases
+    /// The databases in use so far (the others are empty), by index.
+    pub fn databases(&self) -> impl Iterator<Item = &Database> {
+        self.databases.iter().filter_map(OnceLock::get)
     }
 
-    /// Database `index`, if it exists.
+    /// Database `index`, created empty on first use; `None` past `databases`.
     pub fn database(&self, index: usize) -> Option<&Database> {
-        self.databases.get(index)
+        let slot = self.databases.get(index)?;
+        Some(slot.get_or_init(|| {
+            Database::new(
+                index,
+                self.shards,
+                self.hasher.clone(),
+                self.links.clone(),
+                now_ms(),
+            )
+        }))
     }
 }
 
@@ -109,23 +123,20 @@ impl Store {
             return existing.clone();
         }
         let id = namespaces.iter().map(|ns| ns.id + 1).max().unwrap_or(0);
-        let now = now_ms();
-        let hasher = RandomState::default();
-        let databases = (0..self.layout.databases)
-            .map(|index| {
-                let links = DatabaseLinks {
-                    hub: self.hub.clone(),
-                    namespace: id,
-                    clock: self.clock.clone(),
-                    expired_keys: self.expired_keys.clone(),
-                };
-                Database::new(index, self.layout.shards, hasher.clone(), links, now)
-            })
-            .collect();
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
-            databases,
+            databases: (0..self.layout.databases)
+                .map(|_| OnceLock::new())
+                .collect(),
+            shards: self.layout.shards,
+            hasher: RandomState::default(),
+            links: DatabaseLinks {
+                hub: self.hub.clone(),
+                namespace: id,
+                clock: self.clock.clone(),
+                expired_keys: self.expired_keys.clone(),
+            },
         });
         namespaces.push(namespace.clone());
         namespace

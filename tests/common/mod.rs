@@ -800,3 +800,14 @@ pub fn escape(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The resident set size of process `pid`, in kB, from `/proc/PID/status`.
+pub fn vm_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS line in /proc/{pid}/status:\n{status}"))
+}
