@@ -160,15 +160,7 @@ pub fn quit(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 
 /// RESET: back to a fresh connection's state (database 0, RESP2, no name, no subscriptions).
 pub fn reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    let namespace = ctx.client.namespace().id();
-    let id = ctx.client.id();
-    for channel in std::mem::take(&mut ctx.client.channels) {
-        ctx.server.hub.unsubscribe(namespace, &channel, id);
-    }
-    for pattern in std::mem::take(&mut ctx.client.patterns) {
-        ctx.server.hub.punsubscribe(namespace, &pattern, id);
-    }
-    ctx.client.sync_subscription_info();
+    ctx.client.unsubscribe_all(&ctx.server.hub);
     ctx.client.select(0);
     ctx.client.set_protocol(Protocol::Resp2);
     let needs_auth = ctx.server.config.read().requirepass.is_some();
@@ -280,7 +272,7 @@ pub fn client_list(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
             continue;
         }
         let info = handle.info();
-        if kind.is_some_and(|pubsub| pubsub != (info.subscriptions + info.patterns > 0)) {
+        if kind.is_some_and(|pubsub| pubsub != info.is_pubsub()) {
             continue;
         }
         text.push_str(&handle.describe());
@@ -372,7 +364,7 @@ pub fn client_kill(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
             && local_addr
                 .as_ref()
                 .is_none_or(|a| handle.local_addr.to_string() == *a)
-            && kind.is_none_or(|k| k == Some(info.subscriptions + info.patterns > 0))
+            && kind.is_none_or(|k| k == Some(info.is_pubsub()))
             && user.as_ref().is_none_or(|u| info.user == *u)
             && max_age.is_none_or(|age| handle.age_secs() >= age)
             && !(skip_me && handle.id == ctx.client.id());

@@ -1,10 +1,13 @@
 //! Pub/sub commands. Subscription confirmations are push frames in RESP3 and arrays in RESP2,
 //! one per channel, as Redis sends them.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 
 use super::{CommandResult, Context};
 use crate::protocol::Reply;
+use crate::server::ClientState;
 
 fn confirmation(kind: &'static str, topic: Option<Bytes>, count: usize) -> Reply {
     Reply::Push(vec![
@@ -14,115 +17,94 @@ fn confirmation(kind: &'static str, topic: Option<Bytes>, count: usize) -> Reply
     ])
 }
 
+/// Channels or patterns: the two kinds of subscription, handled by one implementation.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn subscribed(self, client: &mut ClientState) -> &mut BTreeSet<Bytes> {
+        match self {
+            Kind::Channel => &mut client.channels,
+            Kind::Pattern => &mut client.patterns,
+        }
+    }
+
+    fn confirm(self, subscribing: bool) -> &'static str {
+        match (self, subscribing) {
+            (Kind::Channel, true) => "subscribe",
+            (Kind::Pattern, true) => "psubscribe",
+            (Kind::Channel, false) => "unsubscribe",
+            (Kind::Pattern, false) => "punsubscribe",
+        }
+    }
+}
+
 /// SUBSCRIBE channel [channel ...]
 pub fn subscribe(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let namespace = ctx.client.namespace().id();
-    let mut replies = Vec::with_capacity(args.len() - 1);
-    for channel in &args[1..] {
-        let channel = Bytes::copy_from_slice(channel);
-        if ctx.client.channels.insert(channel.clone()) {
-            let (id, mailbox) = (ctx.client.id(), ctx.client.mailbox().clone());
-            ctx.server
-                .hub
-                .subscribe(namespace, channel.clone(), id, &mailbox);
-        }
-        replies.push(confirmation(
-            "subscribe",
-            Some(channel),
-            ctx.client.subscription_count(),
-        ));
-    }
-    ctx.client.sync_subscription_info();
-    Ok(Reply::Many(replies))
+    add(ctx, &args[1..], Kind::Channel)
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
 pub fn psubscribe(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let namespace = ctx.client.namespace().id();
-    let mut replies = Vec::with_capacity(args.len() - 1);
-    for pattern in &args[1..] {
-        let pattern = Bytes::copy_from_slice(pattern);
-        if ctx.client.patterns.insert(pattern.clone()) {
-            let (id, mailbox) = (ctx.client.id(), ctx.client.mailbox().clone());
-            ctx.server
-                .hub
-                .psubscribe(namespace, pattern.clone(), id, &mailbox);
-        }
-        replies.push(confirmation(
-            "psubscribe",
-            Some(pattern),
-            ctx.client.subscription_count(),
-        ));
-    }
-    ctx.client.sync_subscription_info();
-    Ok(Reply::Many(replies))
+    add(ctx, &args[1..], Kind::Pattern)
 }
 
 /// UNSUBSCRIBE [channel ...]: all channels when none is named.
 pub fn unsubscribe(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let named: Vec<Bytes> = if args.len() > 1 {
-        args[1..]
-            .iter()
-            .map(|c| Bytes::copy_from_slice(c))
-            .collect()
-    } else {
-        ctx.client.channels.iter().cloned().collect()
-    };
+    remove(ctx, &args[1..], Kind::Channel)
+}
+
+/// PUNSUBSCRIBE [pattern ...]: all patterns when none is named.
+pub fn punsubscribe(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
+    remove(ctx, &args[1..], Kind::Pattern)
+}
+
+fn add(ctx: &mut Context, topics: &[&[u8]], kind: Kind) -> CommandResult {
     let namespace = ctx.client.namespace().id();
-    let mut replies = Vec::new();
-    for channel in named {
-        if ctx.client.channels.remove(&channel) {
-            ctx.server
-                .hub
-                .unsubscribe(namespace, &channel, ctx.client.id());
+    let (id, mailbox) = (ctx.client.id(), ctx.client.mailbox().clone());
+    let mut replies = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let topic = Bytes::copy_from_slice(topic);
+        if kind.subscribed(ctx.client).insert(topic.clone()) {
+            let hub = &ctx.server.hub;
+            match kind {
+                Kind::Channel => hub.subscribe(namespace, topic.clone(), id, &mailbox),
+                Kind::Pattern => hub.psubscribe(namespace, topic.clone(), id, &mailbox),
+            };
         }
-        replies.push(confirmation(
-            "unsubscribe",
-            Some(channel),
-            ctx.client.subscription_count(),
-        ));
-    }
-    if replies.is_empty() {
-        replies.push(confirmation(
-            "unsubscribe",
-            None,
-            ctx.client.subscription_count(),
-        ));
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation(kind.confirm(true), Some(topic), count));
     }
     ctx.client.sync_subscription_info();
     Ok(Reply::Many(replies))
 }
 
-/// PUNSUBSCRIBE [pattern ...]: all patterns when none is named.
-pub fn punsubscribe(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let named: Vec<Bytes> = if args.len() > 1 {
-        args[1..]
-            .iter()
-            .map(|c| Bytes::copy_from_slice(c))
-            .collect()
+fn remove(ctx: &mut Context, topics: &[&[u8]], kind: Kind) -> CommandResult {
+    let named: Vec<Bytes> = if topics.is_empty() {
+        kind.subscribed(ctx.client).iter().cloned().collect()
     } else {
-        ctx.client.patterns.iter().cloned().collect()
+        topics.iter().map(|t| Bytes::copy_from_slice(t)).collect()
     };
     let namespace = ctx.client.namespace().id();
-    let mut replies = Vec::new();
-    for pattern in named {
-        if ctx.client.patterns.remove(&pattern) {
-            ctx.server
-                .hub
-                .punsubscribe(namespace, &pattern, ctx.client.id());
+    let id = ctx.client.id();
+    let mut replies = Vec::with_capacity(named.len().max(1));
+    for topic in named {
+        if kind.subscribed(ctx.client).remove(&topic) {
+            let hub = &ctx.server.hub;
+            match kind {
+                Kind::Channel => hub.unsubscribe(namespace, &topic, id),
+                Kind::Pattern => hub.punsubscribe(namespace, &topic, id),
+            };
         }
-        replies.push(confirmation(
-            "punsubscribe",
-            Some(pattern),
-            ctx.client.subscription_count(),
-        ));
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation(kind.confirm(false), Some(topic), count));
     }
     if replies.is_empty() {
-        replies.push(confirmation(
-            "punsubscribe",
-            None,
-            ctx.client.subscription_count(),
-        ));
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation(kind.confirm(false), None, count));
     }
     ctx.client.sync_subscription_info();
     Ok(Reply::Many(replies))

@@ -112,10 +112,7 @@ fn info_clients(ctx: &Context) -> String {
         .clients
         .all()
         .iter()
-        .filter(|handle| {
-            let info = handle.info();
-            info.subscriptions + info.patterns > 0
-        })
+        .filter(|handle| handle.info().is_pubsub())
         .count();
     section(
         "Clients",

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 
 use crate::command::CommandSpec;
 use crate::protocol::Protocol;
-use crate::pubsub::{Delivery, Mailbox};
+use crate::pubsub::{Delivery, Hub, Mailbox};
 use crate::store::{Database, Namespace, now_ms};
 
 /// What CLIENT LIST shows of a client, changed only by the client's own commands.
@@ -37,6 +37,13 @@ pub struct ClientInfo {
     pub patterns: usize,
     /// The authenticated user.
     pub user: String,
+}
+
+impl ClientInfo {
+    /// Whether the client holds any subscription (CLIENT LIST's `P` flag, TYPE pubsub).
+    pub fn is_pubsub(&self) -> bool {
+        self.subscriptions + self.patterns > 0
+    }
 }
 
 /// The shared face of a connection.
@@ -99,11 +106,7 @@ impl ClientHandle {
     pub fn describe(&self) -> String {
         let info = self.info();
         let idle = self.idle_ms(now_ms()) / 1000;
-        let flags = if info.subscriptions + info.patterns > 0 {
-            "P"
-        } else {
-            "N"
-        };
+        let flags = if info.is_pubsub() { "P" } else { "N" };
         let mut line = String::new();
         let _ = write!(
             line,
@@ -294,6 +297,18 @@ impl ClientState {
     /// Whether RESP2 subscribe mode restricts the commands this client may run.
     pub fn in_resp2_subscribe_mode(&self) -> bool {
         self.protocol == Protocol::Resp2 && self.subscription_count() > 0
+    }
+
+    /// Ends every channel and pattern subscription (RESET, and a closed connection).
+    pub fn unsubscribe_all(&mut self, hub: &Hub) {
+        let namespace = self.namespace.id();
+        for channel in std::mem::take(&mut self.channels) {
+            hub.unsubscribe(namespace, &channel, self.id());
+        }
+        for pattern in std::mem::take(&mut self.patterns) {
+            hub.punsubscribe(namespace, &pattern, self.id());
+        }
+        self.sync_subscription_info();
     }
 
     /// Publishes the subscription counts for CLIENT LIST.

@@ -120,11 +120,11 @@ impl Connection {
                 self.output.clear();
                 tokio::time::sleep(pause).await;
             }
+            // Messages this command published to the client itself precede its reply, as
+            // they would in Redis's output buffer.
             if client.subscription_count() > 0
                 && self.deliver_pending(inbox, client.protocol()) == Flow::Close
             {
-                // Messages this command published to the client itself precede its reply,
-                // as they would in Redis's output buffer.
                 client.close_after_reply();
                 break;
             }

@@ -114,13 +114,7 @@ impl ServerState {
 
     /// Drops a closed connection's subscriptions and registry entry.
     pub fn forget_client(&self, client: &mut ClientState) {
-        let namespace = client.namespace().id();
-        for channel in std::mem::take(&mut client.channels) {
-            self.hub.unsubscribe(namespace, &channel, client.id());
-        }
-        for pattern in std::mem::take(&mut client.patterns) {
-            self.hub.punsubscribe(namespace, &pattern, client.id());
-        }
+        client.unsubscribe_all(&self.hub);
         self.clients.unregister(client.id());
     }
 }
@@ -222,7 +216,7 @@ pub async fn close_idle_clients(state: Arc<ServerState>) {
         let now = crate::store::now_ms();
         for handle in state.clients.all() {
             let info = handle.info();
-            if info.subscriptions + info.patterns == 0 && handle.idle_ms(now) > limit_ms {
+            if !info.is_pubsub() && handle.idle_ms(now) > limit_ms {
                 handle.kill();
             }
         }
