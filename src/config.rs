@@ -732,7 +732,7 @@ impl Config {
         };
         for pair in pairs.chunks_exact(2) {
             let (option, value) = (pair[0].to_ascii_lowercase(), &pair[1]);
-            check_namespace_option(&option, value).map_err(|error| Problem::NamespaceOption {
+            parse_namespace_option(&option, value).map_err(|error| Problem::NamespaceOption {
                 namespace: name.clone(),
                 error,
             })?;
@@ -827,20 +827,61 @@ fn namespace_usage() -> Problem {
     }
 }
 
-/// Checks one namespace policy option and its value: the names in [`NAMESPACE_OPTIONS`],
+/// One namespace policy option with its value parsed (seconds and bytes as given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySetting {
+    /// `max-sessions-per-user`: 0 = no cap.
+    MaxSessionsPerUser(u64),
+    /// `on-limit`: what CREATE does over the cap.
+    OnLimit(OnLimit),
+    /// `idle-timeout` in seconds.
+    IdleTimeout(u64),
+    /// `absolute-timeout` in seconds; 0 = none.
+    AbsoluteTimeout(u64),
+    /// `recovery-window` in seconds; 0 = ended sessions are gone at once.
+    RecoveryWindow(u64),
+    /// `max-session-bytes`.
+    MaxSessionBytes(u64),
+}
+
+/// `on-limit`: what a CREATE over the user's cap does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnLimit {
+    /// End the user's oldest session (reason `evicted`) to make room.
+    EvictOldest,
+    /// Refuse with `-SESSIONLIMIT`.
+    Reject,
+}
+
+/// Parses one namespace policy option and its value: the names in [`NAMESPACE_OPTIONS`],
 /// timeouts and counts as non-negative integers, `on-limit` as `evict-oldest` or `reject`,
 /// `max-session-bytes` as a memory value. `option` must be lower-case.
-pub fn check_namespace_option(option: &str, value: &str) -> Result<(), NamespaceOptionError> {
-    let checked = match option {
-        "max-sessions-per-user" => integer(value, 0, i64::MAX).map(drop),
-        "on-limit" => one_of(value, &[("evict-oldest", ()), ("reject", ())]),
-        "idle-timeout" | "absolute-timeout" | "recovery-window" => {
-            integer(value, 0, MAX_SECONDS).map(drop)
+pub fn parse_namespace_option(
+    option: &str,
+    value: &str,
+) -> Result<PolicySetting, NamespaceOptionError> {
+    let seconds = |v| integer(v, 0, MAX_SECONDS).map(|n| n as u64);
+    let parsed = match option {
+        "max-sessions-per-user" => {
+            integer(value, 0, i64::MAX).map(|n| PolicySetting::MaxSessionsPerUser(n as u64))
         }
-        "max-session-bytes" => memory(value, 0, i64::MAX as u64).map(drop),
+        "on-limit" => one_of(
+            value,
+            &[
+                ("evict-oldest", OnLimit::EvictOldest),
+                ("reject", OnLimit::Reject),
+            ],
+        )
+        .map(PolicySetting::OnLimit),
+        "idle-timeout" => seconds(value).map(PolicySetting::IdleTimeout),
+        "absolute-timeout" => seconds(value).map(PolicySetting::AbsoluteTimeout),
+        "recovery-window" => seconds(value).map(PolicySetting::RecoveryWindow),
+        "max-session-bytes" => {
+            memory(value, 0, i64::MAX as u64).map(PolicySetting::MaxSessionBytes)
+        }
         _ => return Err(NamespaceOptionError::Unknown(option.into())),
     };
-    checked.map_err(|reason| NamespaceOptionError::Invalid {
+    parsed.map_err(|reason| NamespaceOptionError::Invalid {
         option: option.into(),
         value: value.into(),
         reason,
@@ -1320,8 +1361,14 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(load(line), Err(expected.to_string()), "{line:?}");
         }
-        assert_eq!(check_namespace_option("max-session-bytes", "2kb"), Ok(()));
-        assert_eq!(check_namespace_option("on-limit", "EVICT-OLDEST"), Ok(()));
+        assert_eq!(
+            parse_namespace_option("max-session-bytes", "2kb"),
+            Ok(PolicySetting::MaxSessionBytes(2048))
+        );
+        assert_eq!(
+            parse_namespace_option("on-limit", "EVICT-OLDEST"),
+            Ok(PolicySetting::OnLimit(OnLimit::EvictOldest))
+        );
     }
 
     /// Formats recorded with `CONFIG GET` on a real redis-server 7.0.15.

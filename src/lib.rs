@@ -5,6 +5,7 @@
 //! - [`protocol`]: RESP framing, input limits, reply encoding.
 //! - [`command`]: the command table (`command/table.rs`) and one module per command family.
 //! - [`store`]: namespaces → databases → shards, values, the timing wheel and expiry driver.
+//! - [`session`]: the SESSION.* data model: records, per-user index, policy, stats.
 //! - [`pubsub`]: channels, patterns and keyspace notifications.
 //! - [`config`]: directives, the config file and command line, CONFIG GET/SET.
 
@@ -15,5 +16,6 @@ pub mod keyspace_events;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;
+pub mod session;
 pub mod split_args;
 pub mod store;

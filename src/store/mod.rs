@@ -28,6 +28,7 @@ pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
 use crate::pubsub::Hub;
+use crate::session::Policy;
 
 /// The current time in Unix milliseconds, the clock every deadline is measured on.
 pub fn now_ms() -> u64 {
@@ -36,11 +37,12 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// An isolated world of databases (sessions join it in a later milestone).
+/// An isolated world: its own databases, sessions and session policy.
 #[derive(Debug)]
 pub struct Namespace {
     id: u32,
     name: String,
+    policy: RwLock<Policy>,
     /// Created on first use: `databases` may be large and most apps use database 0.
     databases: Box<[OnceLock<Database>]>,
     shards: usize,
@@ -58,6 +60,23 @@ impl Namespace {
     /// A small number that identifies the namespace inside the pub/sub hub.
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// The session policy in force.
+    pub fn policy(&self) -> Policy {
+        *self.policy.read()
+    }
+
+    /// Changes the session policy; `change` may refuse by returning an error.
+    pub fn update_policy<E>(
+        &self,
+        change: impl FnOnce(&mut Policy) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut policy = self.policy.write();
+        let mut updated = *policy;
+        change(&mut updated)?;
+        *policy = updated;
+        Ok(())
     }
 
     /// The databases in use so far (the others are empty), by index.
@@ -112,12 +131,12 @@ impl Store {
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
         };
-        store.create_namespace(DEFAULT_NAMESPACE);
+        store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
         store
     }
 
-    /// Creates a namespace (or returns the existing one of that name).
-    pub fn create_namespace(&self, name: &str) -> Arc<Namespace> {
+    /// Creates a namespace with `policy`; returns the existing one of that name unchanged.
+    pub fn create_namespace(&self, name: &str, policy: Policy) -> Arc<Namespace> {
         let mut namespaces = self.namespaces.write();
         if let Some(existing) = namespaces.iter().find(|ns| ns.name == name) {
             return existing.clone();
@@ -126,6 +145,7 @@ impl Store {
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
+            policy: RwLock::new(policy),
             databases: (0..self.layout.databases)
                 .map(|_| OnceLock::new())
                 .collect(),
