@@ -11,6 +11,7 @@ pub mod keys;
 pub mod long_double;
 pub mod pubsub;
 pub mod server;
+pub mod session;
 pub mod string;
 pub mod table;
 

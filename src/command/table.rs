@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use foldhash::fast::RandomState;
 
-use super::{CommandResult, Context, connection, keys, pubsub, server, string};
+use super::{CommandResult, Context, connection, keys, pubsub, server, session, string};
 
 /// A command's implementation.
 pub type Handler = fn(&mut Context, &[&[u8]]) -> CommandResult;
@@ -372,6 +372,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         pubsub::publish,
     ),
     container("pubsub", -2, server::help, PUBSUB_SUBCOMMANDS),
+    // sessions
+    cmd("session.create", -2, WDF, NO_KEYS, session::create),
+    cmd("session.get", -2, WF, NO_KEYS, session::get),
+    cmd("session.peek", -2, RF, NO_KEYS, session::peek),
+    cmd("session.set", -4, WDF, NO_KEYS, session::set),
+    cmd("session.cas", -5, WDF, NO_KEYS, session::cas),
+    cmd("session.unset", -3, WF, NO_KEYS, session::unset),
+    cmd("session.touch", 2, WF, NO_KEYS, session::touch),
+    cmd("session.ttl", 2, RF, NO_KEYS, session::ttl),
+    cmd("session.info", 2, RF, NO_KEYS, session::info),
+    cmd("session.end", 2, WF, NO_KEYS, session::end),
+    cmd("session.rotate", 2, WF, NO_KEYS, session::rotate),
+    cmd("session.recover", 2, WDF, NO_KEYS, session::recover),
+    cmd("session.list", -2, R, NO_KEYS, session::list),
+    cmd("session.endall", -2, W, NO_KEYS, session::endall),
+    cmd("session.count", -1, RF, NO_KEYS, session::count),
+    cmd("session.stats", 1, RF, NO_KEYS, session::stats),
+    cmd("session.cleanup", -1, W, NO_KEYS, session::cleanup),
 ];
 
 /// Commands by lower-case name; looked up on every request, so keyed by bytes with a fast hash.

@@ -59,11 +59,18 @@ pub fn stop(clock: &ExpiryClock) {
 fn run(store: &Store) {
     let clock = store.clock().clone();
     let mut fired = Vec::new();
+    let mut fired_sessions = Vec::new();
     while !clock.stop.load(Ordering::Acquire) {
         clock.planned_wake.store(u64::MAX, Ordering::Release);
         let now = now_ms();
         let mut earliest = u64::MAX;
         for namespace in store.namespaces() {
+            let window = namespace.policy().recovery_window_ms;
+            earliest = earliest.min(
+                namespace
+                    .sessions()
+                    .advance(now, window, &mut fired_sessions),
+            );
             for database in namespace.databases() {
                 for (index, slot) in database.slots().iter().enumerate() {
                     if slot.next_due() <= now {

@@ -28,7 +28,7 @@ pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
 use crate::pubsub::Hub;
-use crate::session::Policy;
+use crate::session::{Policy, Sessions};
 
 /// The current time in Unix milliseconds, the clock every deadline is measured on.
 pub fn now_ms() -> u64 {
@@ -43,6 +43,7 @@ pub struct Namespace {
     id: u32,
     name: String,
     policy: RwLock<Policy>,
+    sessions: Sessions,
     /// Created on first use: `databases` may be large and most apps use database 0.
     databases: Box<[OnceLock<Database>]>,
     shards: usize,
@@ -77,6 +78,11 @@ impl Namespace {
         change(&mut updated)?;
         *policy = updated;
         Ok(())
+    }
+
+    /// The namespace's sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     /// The databases in use so far (the others are empty), by index.
@@ -146,6 +152,14 @@ impl Store {
             id,
             name: name.to_string(),
             policy: RwLock::new(policy),
+            sessions: Sessions::new(
+                self.layout.shards,
+                self.hub.clone(),
+                id,
+                name,
+                self.clock.clone(),
+                now_ms(),
+            ),
             databases: (0..self.layout.databases)
                 .map(|_| OnceLock::new())
                 .collect(),

@@ -46,6 +46,18 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerId(u32);
 
+impl TimerId {
+    /// The id as a number, for owners that store it packed (session records).
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// An id from [`TimerId::raw`]; it must name a timer still armed in the same wheel.
+    pub fn from_raw(raw: u32) -> TimerId {
+        TimerId(raw)
+    }
+}
+
 /// One slab entry: an armed timer, or a free entry when `item` is `None`.
 struct Node<T> {
     item: Option<T>,

@@ -1,0 +1,505 @@
+//! A session packed into one allocation: a fixed header, the user, then the fields.
+//!
+//! ```text
+//! offset  size  field
+//!      0    16  id
+//!     16     8  created_at          Unix ms
+//!     24     8  last_access         Unix ms (the idle deadline counts from here)
+//!     32     8  absolute_deadline   Unix ms, 0 = none
+//!     40     8  version             bumped by every change of the fields
+//!     48     4  idle_timeout        seconds, 0 = none
+//!     52     4  timer               the wheel timer's id, u32::MAX = none
+//!     56     1  state               0 = active, else the end reason (see EndReason)
+//!    (57     8  ended_at            Unix ms       } only when ended
+//!     65     8  recoverable_until   Unix ms)      }
+//!      …   var  user                LEB128 length, bytes
+//!      …   var  fields              (LEB128 length, name, LEB128 length, value) …
+//! ```
+//!
+//! Integers are little-endian. Reads decode in place; a change that resizes the record (a
+//! field set or removed, the session ended) builds a new one, as Redis's listpack does.
+
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
+
+use super::id::SessionId;
+
+const ID: usize = 0;
+const CREATED_AT: usize = 16;
+const LAST_ACCESS: usize = 24;
+const ABSOLUTE_DEADLINE: usize = 32;
+const VERSION: usize = 40;
+const IDLE_TIMEOUT: usize = 48;
+const TIMER: usize = 52;
+const STATE: usize = 56;
+const ENDED_AT: usize = 57;
+const RECOVERABLE_UNTIL: usize = 65;
+const ACTIVE_HEADER: usize = 57;
+const ENDED_HEADER: usize = 73;
+const NO_TIMER: u32 = u32::MAX;
+
+/// Why a session stopped being active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// `SESSION.END` or `SESSION.ENDALL`.
+    Ended = 1,
+    /// Its idle or absolute deadline passed.
+    Expired = 2,
+    /// Its user went over the cap and it was the oldest.
+    Evicted = 3,
+    /// `SESSION.CLEANUP`.
+    Cleanup = 4,
+}
+
+impl EndReason {
+    /// The name used in `SESSION.INFO` and event channels.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Ended => "ended",
+            EndReason::Expired => "expired",
+            EndReason::Evicted => "evicted",
+            EndReason::Cleanup => "cleanup",
+        }
+    }
+
+    fn from_code(code: u8) -> Option<EndReason> {
+        Some(match code {
+            1 => EndReason::Ended,
+            2 => EndReason::Expired,
+            3 => EndReason::Evicted,
+            4 => EndReason::Cleanup,
+            _ => return None,
+        })
+    }
+}
+
+/// When and why an ended session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ending {
+    /// Why it ended.
+    pub reason: EndReason,
+    /// Unix ms of the end.
+    pub ended_at: u64,
+    /// Unix ms until which `SESSION.RECOVER` may bring it back.
+    pub recoverable_until: u64,
+}
+
+/// What a new session starts with.
+pub struct NewSession<'a> {
+    /// Its id.
+    pub id: SessionId,
+    /// Its user (`""` for anonymous).
+    pub user: &'a [u8],
+    /// Unix ms of creation.
+    pub created_at: u64,
+    /// Idle timeout in seconds, 0 = none.
+    pub idle_timeout_s: u32,
+    /// Unix ms of the absolute deadline, 0 = none.
+    pub absolute_deadline: u64,
+    /// The version it starts at.
+    pub version: u64,
+}
+
+/// One session, packed. See the module docs for the layout.
+pub struct Record(Box<[u8]>);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id())
+            .field("version", &self.version())
+            .field("ending", &self.ending())
+            .finish()
+    }
+}
+
+impl Record {
+    /// Packs a new active session with `fields` (a name given twice keeps its last value).
+    pub fn new<'f>(
+        session: &NewSession,
+        fields: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
+    ) -> Record {
+        let pairs = merge(
+            std::iter::empty(),
+            fields.into_iter().map(|(n, v)| (n, Some(v))),
+        );
+        let mut bytes = Vec::with_capacity(ACTIVE_HEADER + packed_len(session.user, &pairs));
+        bytes.extend_from_slice(session.id.bytes());
+        bytes.extend_from_slice(&session.created_at.to_le_bytes());
+        bytes.extend_from_slice(&session.created_at.to_le_bytes());
+        bytes.extend_from_slice(&session.absolute_deadline.to_le_bytes());
+        bytes.extend_from_slice(&session.version.to_le_bytes());
+        bytes.extend_from_slice(&session.idle_timeout_s.to_le_bytes());
+        bytes.extend_from_slice(&NO_TIMER.to_le_bytes());
+        bytes.push(0);
+        push_bytes(&mut bytes, session.user);
+        for (name, value) in pairs {
+            push_bytes(&mut bytes, name);
+            push_bytes(&mut bytes, value);
+        }
+        Record(bytes.into_boxed_slice())
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> SessionId {
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&self.0[ID..ID + 16]);
+        SessionId::from_bytes(id)
+    }
+
+    /// Whether the record is the session `id` (without decoding it).
+    pub fn has_id(&self, id: &SessionId) -> bool {
+        self.0[ID..ID + 16] == id.bytes()[..]
+    }
+
+    /// Unix ms of creation.
+    pub fn created_at(&self) -> u64 {
+        self.u64_at(CREATED_AT)
+    }
+
+    /// Unix ms of the last GET, SET or TOUCH.
+    pub fn last_access(&self) -> u64 {
+        self.u64_at(LAST_ACCESS)
+    }
+
+    /// Records a use of the session, which moves its idle deadline.
+    pub fn set_last_access(&mut self, now: u64) {
+        self.0[LAST_ACCESS..LAST_ACCESS + 8].copy_from_slice(&now.to_le_bytes());
+    }
+
+    /// Unix ms of the absolute deadline, if any.
+    pub fn absolute_deadline(&self) -> Option<u64> {
+        Some(self.u64_at(ABSOLUTE_DEADLINE)).filter(|&t| t != 0)
+    }
+
+    /// The idle timeout in milliseconds, if any.
+    pub fn idle_timeout_ms(&self) -> Option<u64> {
+        let seconds = u32::from_le_bytes(self.array(IDLE_TIMEOUT));
+        (seconds != 0).then(|| u64::from(seconds) * 1000)
+    }
+
+    /// When the active session expires: the nearer of its idle and absolute deadlines.
+    pub fn deadline(&self) -> Option<u64> {
+        let idle = self.idle_timeout_ms().map(|ms| self.last_access() + ms);
+        match (idle, self.absolute_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The version, bumped by every change of the fields.
+    pub fn version(&self) -> u64 {
+        self.u64_at(VERSION)
+    }
+
+    /// The wheel timer armed for this session, if any.
+    pub fn timer(&self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array(TIMER))).filter(|&t| t != NO_TIMER)
+    }
+
+    /// Records the wheel timer armed for this session.
+    pub fn set_timer(&mut self, timer: Option<u32>) {
+        let raw = timer.unwrap_or(NO_TIMER);
+        self.0[TIMER..TIMER + 4].copy_from_slice(&raw.to_le_bytes());
+    }
+
+    /// `None` while active; when ended, how and when.
+    pub fn ending(&self) -> Option<Ending> {
+        let reason = EndReason::from_code(self.0[STATE])?;
+        Some(Ending {
+            reason,
+            ended_at: self.u64_at(ENDED_AT),
+            recoverable_until: self.u64_at(RECOVERABLE_UNTIL),
+        })
+    }
+
+    /// Whether the session is active (not ended).
+    pub fn is_active(&self) -> bool {
+        self.0[STATE] == 0
+    }
+
+    /// The user, `""` for an anonymous session.
+    pub fn user(&self) -> &[u8] {
+        read_bytes(&self.0, self.body_start()).0
+    }
+
+    /// The fields in the order they were first set.
+    pub fn fields(&self) -> Fields<'_> {
+        let (_, rest) = read_bytes(&self.0, self.body_start());
+        Fields {
+            bytes: &self.0,
+            at: rest,
+        }
+    }
+
+    /// The value of field `name`.
+    pub fn field(&self, name: &[u8]) -> Option<&[u8]> {
+        self.fields().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Total length of the field names and values: what `max-session-bytes` limits.
+    pub fn data_bytes(&self) -> usize {
+        self.fields().map(|(n, v)| n.len() + v.len()).sum()
+    }
+
+    /// The same session with fields set and removed and the version bumped. `changes`
+    /// are applied in order: `Some(value)` sets, `None` removes.
+    pub fn with_changes<'c>(
+        &'c self,
+        changes: impl IntoIterator<Item = (&'c [u8], Option<&'c [u8]>)>,
+    ) -> Record {
+        let pairs = merge(self.fields(), changes);
+        let header = self.header_len();
+        let user = self.user();
+        let mut bytes = Vec::with_capacity(header + packed_len(user, &pairs));
+        bytes.extend_from_slice(&self.0[..header]);
+        push_bytes(&mut bytes, user);
+        for (name, value) in pairs {
+            push_bytes(&mut bytes, name);
+            push_bytes(&mut bytes, value);
+        }
+        let mut record = Record(bytes.into_boxed_slice());
+        record.put_u64(VERSION, self.version() + 1);
+        record
+    }
+
+    /// The same session, ended: it keeps its data for `SESSION.INFO` and `SESSION.RECOVER`.
+    pub fn ended(&self, ending: Ending) -> Record {
+        let body = &self.0[self.body_start()..];
+        let mut bytes = Vec::with_capacity(ENDED_HEADER + body.len());
+        bytes.extend_from_slice(&self.0[..ACTIVE_HEADER]);
+        bytes.extend_from_slice(&ending.ended_at.to_le_bytes());
+        bytes.extend_from_slice(&ending.recoverable_until.to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes[STATE] = ending.reason as u8;
+        let mut record = Record(bytes.into_boxed_slice());
+        record.set_timer(None);
+        record
+    }
+
+    /// The same user, data and version under a new id, active again.
+    pub fn reborn(&self, session: &NewSession) -> Record {
+        let mut record = Record::new(session, self.fields());
+        record.put_u64(VERSION, session.version);
+        record
+    }
+
+    /// Bytes the record occupies in memory (its allocation), for `SESSION.INFO`'s size.
+    pub fn allocated_bytes(&self) -> usize {
+        self.0.len()
+    }
+
+    fn header_len(&self) -> usize {
+        if self.is_active() {
+            ACTIVE_HEADER
+        } else {
+            ENDED_HEADER
+        }
+    }
+
+    fn body_start(&self) -> usize {
+        self.header_len()
+    }
+
+    fn array<const N: usize>(&self, at: usize) -> [u8; N] {
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.0[at..at + N]);
+        out
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.array(at))
+    }
+
+    fn put_u64(&mut self, at: usize, value: u64) {
+        self.0[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// The fields of a record as `(name, value)` pairs.
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let (name, rest) = read_bytes(self.bytes, self.at);
+        let (value, rest) = read_bytes(self.bytes, rest);
+        self.at = rest;
+        Some((name, value))
+    }
+}
+
+impl Clone for Fields<'_> {
+    fn clone(&self) -> Self {
+        Fields {
+            bytes: self.bytes,
+            at: self.at,
+        }
+    }
+}
+
+/// Applies `changes` in order to `base`: a set replaces a field in place or appends it, a
+/// removal drops it. Costs one hash lookup per change, whatever the number of fields.
+fn merge<'a>(
+    base: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    changes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+) -> Vec<(&'a [u8], &'a [u8])> {
+    let mut pairs: Vec<Option<(&[u8], &[u8])>> = base.map(Some).collect();
+    let mut positions: HashMap<&[u8], usize, RandomState> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pair)| pair.map(|(name, _)| (name, i)))
+        .collect();
+    for (name, value) in changes {
+        match (positions.get(name).copied(), value) {
+            (Some(i), Some(value)) => pairs[i] = Some((name, value)),
+            (None, Some(value)) => {
+                positions.insert(name, pairs.len());
+                pairs.push(Some((name, value)));
+            }
+            (Some(i), None) => {
+                pairs[i] = None;
+                positions.remove(name);
+            }
+            (None, None) => {}
+        }
+    }
+    pairs.into_iter().flatten().collect()
+}
+
+fn packed_len(user: &[u8], pairs: &[(&[u8], &[u8])]) -> usize {
+    let item = |b: &[u8]| varint_len(b.len()) + b.len();
+    item(user) + pairs.iter().map(|(n, v)| item(n) + item(v)).sum::<usize>()
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut n = bytes.len();
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(bytes);
+}
+
+/// Reads a length-prefixed byte string at `at`; returns it and the offset after it. Records
+/// are only ever built by this module, so the encoding is trusted.
+fn read_bytes(bytes: &[u8], mut at: usize) -> (&[u8], usize) {
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[at];
+        at += 1;
+        len |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (&bytes[at..at + len], at + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(fields: &[(&[u8], &[u8])]) -> Record {
+        let session = NewSession {
+            id: SessionId::generate(),
+            user: b"alice",
+            created_at: 1_000,
+            idle_timeout_s: 30,
+            absolute_deadline: 100_000,
+            version: 1,
+        };
+        Record::new(&session, fields.iter().copied())
+    }
+
+    #[test]
+    fn header_fields_read_back() {
+        let mut record = sample(&[(b"a", b"1"), (b"b", b"2"), (b"a", b"3")]);
+        assert_eq!(record.user(), b"alice");
+        assert_eq!(record.created_at(), 1_000);
+        assert_eq!(record.last_access(), 1_000);
+        assert_eq!(record.idle_timeout_ms(), Some(30_000));
+        assert_eq!(record.absolute_deadline(), Some(100_000));
+        assert_eq!(record.deadline(), Some(31_000));
+        assert_eq!(record.version(), 1);
+        assert_eq!(record.timer(), None);
+        record.set_timer(Some(7));
+        record.set_last_access(90_000);
+        assert_eq!(record.timer(), Some(7));
+        assert_eq!(record.deadline(), Some(100_000), "absolute is nearer now");
+        let fields: Vec<_> = record.fields().collect();
+        assert_eq!(fields, vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"2"[..])]);
+        assert_eq!(record.data_bytes(), 4);
+        assert!(record.is_active());
+    }
+
+    #[test]
+    fn changes_keep_order_and_bump_version() {
+        let record = sample(&[(b"a", b"1"), (b"b", b"2")]);
+        let changes: Vec<(&[u8], Option<&[u8]>)> = vec![
+            (b"b", Some(b"long value")),
+            (b"c", Some(b"3")),
+            (b"a", None),
+            (b"zz", None),
+        ];
+        let changed = record.with_changes(changes);
+        assert_eq!(changed.version(), 2);
+        assert_eq!(changed.data_bytes(), 1 + 10 + 1 + 1);
+        let fields: Vec<_> = changed.fields().collect();
+        assert_eq!(
+            fields,
+            vec![(&b"b"[..], &b"long value"[..]), (&b"c"[..], &b"3"[..])]
+        );
+        assert_eq!(changed.user(), b"alice");
+        assert_eq!(changed.id(), record.id());
+    }
+
+    #[test]
+    fn ending_keeps_data_and_long_values_round_trip() {
+        let long = vec![b'x'; 70_000];
+        let record = sample(&[(b"big", &long), (b"k", b"v")]);
+        let ending = Ending {
+            reason: EndReason::Expired,
+            ended_at: 5_000,
+            recoverable_until: 9_000,
+        };
+        let ended = record.ended(ending);
+        assert!(!ended.is_active());
+        assert_eq!(ended.ending(), Some(ending));
+        assert_eq!(ended.field(b"big").map(<[u8]>::len), Some(70_000));
+        assert_eq!(ended.field(b"k"), Some(&b"v"[..]));
+        assert_eq!(ended.user(), b"alice");
+        assert_eq!(ended.version(), record.version());
+        let reborn = ended.reborn(&NewSession {
+            id: SessionId::generate(),
+            user: ended.user(),
+            created_at: 6_000,
+            idle_timeout_s: 0,
+            absolute_deadline: 0,
+            version: ended.version(),
+        });
+        assert!(reborn.is_active());
+        assert_eq!(reborn.deadline(), None);
+        assert_eq!(reborn.field(b"k"), Some(&b"v"[..]));
+    }
+}
