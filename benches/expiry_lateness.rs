@@ -1,4 +1,4 @@
-//! Expiry precision: how late does the `expired` keyspace event arrive?
+//! Expiry precision: how late does the `expired` event arrive?
 //!
 //! For each server under test this benchmark
 //! 1. starts a fresh server process: sessiond from the release build
@@ -14,14 +14,22 @@
 //! 5. reports lateness = arrival − deadline in milliseconds (p50, p99, p99.9,
 //!    max) and how many keys were never reported.
 //!
+//! The `sessiond-sessions` target measures sessions instead of keys: it
+//! subscribes to `__session@default__:expired` and creates `KEYS` sessions with
+//! `SESSION.CREATE u<i> IDLE 1 DATA k v`, paced evenly over 2 s, so their idle
+//! deadlines are spread over 2 s as well. A session's deadline is taken as the
+//! moment its CREATE was sent plus 1 s, an upper bound of the real one, so the
+//! lateness reported for sessions errs on the high side by the CREATE's latency.
+//!
 //! Redis fires `expired` only when its active expiry cycle (`hz` times a
 //! second, sampling keys at random) or an access finds the key, so its
 //! lateness is large; sessiond expires keys from a timing wheel, and
 //! DESIGN.md §3 asks for a p99 under 10 ms. Comparing the two is the point.
 //!
 //! Environment:
-//! - `SERVERS`: comma-separated, from `sessiond`, `redis-hz10`, `redis-hz100`
-//!   (any `redis-hzN` works); default all three, in that order.
+//! - `SERVERS`: comma-separated, from `sessiond`, `sessiond-sessions`,
+//!   `redis-hz10`, `redis-hz100` (any `redis-hzN` works); default all four, in
+//!   that order.
 //! - `KEYS`: keys per server; default 100000.
 //! - `SESSIOND_BIN`: the sessiond binary to run instead of the release build.
 //!
@@ -29,6 +37,7 @@
 //! `--bench` flag (as under `cargo test --all-targets`) it only says so and
 //! exits, because a run takes tens of seconds and needs redis-server.
 
+use std::collections::HashMap;
 use std::env;
 use std::error::Error;
 use std::io::{BufRead, BufReader};
@@ -36,7 +45,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,7 +56,7 @@ use redis::PubSub;
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
 /// Servers measured when `SERVERS` is not set.
-const DEFAULT_SERVERS: &str = "sessiond,redis-hz10,redis-hz100";
+const DEFAULT_SERVERS: &str = "sessiond,sessiond-sessions,redis-hz10,redis-hz100";
 /// Keys per server when `KEYS` is not set.
 const DEFAULT_KEYS: usize = 100_000;
 /// Time from planning the deadlines to the first one: room to set every key.
@@ -65,7 +74,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a server may take to exit after SIGTERM before it gets SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The channel on which database 0 announces expired keys.
-const CHANNEL: &str = "__keyevent@0__:expired";
+const KEY_CHANNEL: &str = "__keyevent@0__:expired";
+/// The channel on which the default namespace announces expired sessions.
+const SESSION_CHANNEL: &str = "__session@default__:expired";
+/// The idle timeout of the measured sessions, in seconds.
+const SESSION_IDLE_S: u64 = 1;
+/// Sessions per pipelined batch of CREATEs; small, so that the send time of a
+/// batch is close to each session's creation time.
+const SESSION_BATCH: usize = 50;
 
 fn main() -> ExitCode {
     if !env::args().any(|arg| arg == "--bench") {
@@ -102,7 +118,8 @@ fn run() -> Result<()> {
         let name = target.name();
         let server = target.start().map_err(|err| format!("{name}: {err}"))?;
         println!("{name}: {} (at {})", server.command, server.addr);
-        let outcome = measure(&server.addr, keys).map_err(|err| format!("{name}: {err}"))?;
+        let outcome = measure(&server.addr, keys, target.workload())
+            .map_err(|err| format!("{name}: {err}"))?;
         drop(server);
         rows.push((name, outcome));
     }
@@ -114,6 +131,8 @@ fn run() -> Result<()> {
 enum Target {
     /// The release build of sessiond.
     Sessiond,
+    /// The release build of sessiond, measuring sessions rather than keys.
+    SessiondSessions,
     /// redis-server with the given `hz` (active expiry cycles per second).
     Redis { hz: u32 },
 }
@@ -123,6 +142,9 @@ impl Target {
     fn parse(name: &str) -> Result<Self> {
         if name == "sessiond" {
             return Ok(Target::Sessiond);
+        }
+        if name == "sessiond-sessions" {
+            return Ok(Target::SessiondSessions);
         }
         name.strip_prefix("redis-hz")
             .and_then(|hz| hz.parse().ok())
@@ -137,6 +159,7 @@ impl Target {
     fn name(&self) -> String {
         match self {
             Target::Sessiond => "sessiond".to_owned(),
+            Target::SessiondSessions => "sessiond-sessions".to_owned(),
             Target::Redis { hz } => format!("redis-hz{hz}"),
         }
     }
@@ -144,7 +167,7 @@ impl Target {
     /// Starts a fresh server and waits until it accepts connections.
     fn start(&self) -> Result<Server> {
         match self {
-            Target::Sessiond => {
+            Target::Sessiond | Target::SessiondSessions => {
                 let mut command = Command::new(sessiond_binary()?);
                 command.args(["--port", "0", "--appendonly", "no"]);
                 // sessiond picks the port itself and reports it on its ready
@@ -166,6 +189,23 @@ impl Target {
             }
         }
     }
+
+    /// What is made to expire on this server.
+    fn workload(&self) -> Workload {
+        match self {
+            Target::SessiondSessions => Workload::Sessions,
+            Target::Sessiond | Target::Redis { .. } => Workload::Keys,
+        }
+    }
+}
+
+/// What the benchmark makes expire.
+#[derive(Clone, Copy)]
+enum Workload {
+    /// Keys set with `PXAT` deadlines.
+    Keys,
+    /// Sessions created with an idle timeout.
+    Sessions,
 }
 
 /// Finds the sessiond binary: `SESSIOND_BIN`, else the one cargo built for
@@ -341,18 +381,24 @@ struct Outcome {
 }
 
 /// Runs the measurement against the server at `addr`.
-fn measure(addr: &str, keys: usize) -> Result<Outcome> {
+fn measure(addr: &str, keys: usize, workload: Workload) -> Result<Outcome> {
     let client = redis::Client::open(format!("redis://{addr}/"))?;
     let mut con = client.get_connection()?;
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("notify-keyspace-events")
-        .arg("Ex")
-        .exec(&mut con)?;
+    let channel = match workload {
+        Workload::Keys => {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("notify-keyspace-events")
+                .arg("Ex")
+                .exec(&mut con)?;
+            KEY_CHANNEL
+        }
+        Workload::Sessions => SESSION_CHANNEL,
+    };
 
     let mut sub_con = client.get_connection()?;
     let mut pubsub = sub_con.as_pubsub();
-    pubsub.subscribe(CHANNEL)?;
+    pubsub.subscribe(channel)?;
     pubsub.set_read_timeout(Some(POLL))?;
 
     let schedule = Schedule {
@@ -360,17 +406,27 @@ fn measure(addr: &str, keys: usize) -> Result<Outcome> {
         keys,
     };
     let abandon = AtomicBool::new(false);
+    let sessions = Mutex::new(HashMap::new());
     thread::scope(|scope| {
-        let abandon = &abandon;
-        let listener = scope.spawn(move || listen(pubsub, schedule, abandon));
-        let setup = set_keys(&mut con, schedule);
+        let (abandon, sessions) = (&abandon, &sessions);
+        let deadline_of = move |payload: &[u8]| match workload {
+            Workload::Keys => schedule
+                .index_of(payload)
+                .map(|i| (i, schedule.deadline_ms(i) as f64)),
+            Workload::Sessions => sessions.lock().expect("not poisoned").get(payload).copied(),
+        };
+        let listener = scope.spawn(move || listen(pubsub, schedule, deadline_of, abandon));
+        let setup = match workload {
+            Workload::Keys => set_keys(&mut con, schedule),
+            Workload::Sessions => create_sessions(&mut con, schedule, sessions),
+        };
         let late_ms = now_ms() - schedule.first_ms as f64;
         if setup.is_err() {
             abandon.store(true, Ordering::Relaxed);
         }
         let heard = listener.join().expect("the listener panicked");
         let setup = setup?;
-        if late_ms > 0.0 {
+        if late_ms > 0.0 && matches!(workload, Workload::Keys) {
             eprintln!(
                 "warning: setting the keys took {setup:?}, {late_ms:.0} ms past the first \
                  deadline; the earliest keys were set after they were due"
@@ -405,6 +461,47 @@ fn set_keys(con: &mut redis::Connection, schedule: Schedule) -> Result<Duration>
     Ok(started.elapsed())
 }
 
+/// Creates the sessions at an even pace over [`SPREAD_MS`] from the first
+/// deadline minus the idle timeout, recording each id's deadline (send time of
+/// its batch + the idle timeout) and index in `sessions`.
+fn create_sessions(
+    con: &mut redis::Connection,
+    schedule: Schedule,
+    sessions: &Mutex<HashMap<Vec<u8>, (usize, f64)>>,
+) -> Result<Duration> {
+    let started = Instant::now();
+    let first_create_ms = (schedule.first_ms - SESSION_IDLE_S * 1000) as f64;
+    while now_ms() < first_create_ms {
+        thread::sleep(Duration::from_millis(1));
+    }
+    for batch_start in (0..schedule.keys).step_by(SESSION_BATCH) {
+        let batch_end = schedule.keys.min(batch_start + SESSION_BATCH);
+        let due_ms = schedule.deadline_ms(batch_start) - SESSION_IDLE_S * 1000;
+        while now_ms() < due_ms as f64 {
+            thread::sleep(Duration::from_micros(200));
+        }
+        let mut pipe = redis::pipe();
+        for index in batch_start..batch_end {
+            pipe.cmd("SESSION.CREATE")
+                .arg(format!("u{index}"))
+                .arg("IDLE")
+                .arg(SESSION_IDLE_S)
+                .arg("DATA")
+                .arg("k")
+                .arg("v");
+        }
+        let sent_ms = now_ms();
+        let ids: Vec<Vec<u8>> = pipe.query(con).map_err(first_failure)?;
+        // The server stamps creation in whole milliseconds.
+        let deadline_ms = sent_ms.floor() + (SESSION_IDLE_S * 1000) as f64;
+        let mut sessions = sessions.lock().expect("not poisoned");
+        for (index, id) in (batch_start..batch_end).zip(ids) {
+            sessions.insert(id, (index, deadline_ms));
+        }
+    }
+    Ok(started.elapsed())
+}
+
 /// Shortens a pipeline error, which lists every failed command, to its first
 /// failure and a count.
 fn first_failure(err: redis::RedisError) -> Box<dyn Error + Send + Sync> {
@@ -420,12 +517,14 @@ fn first_failure(err: redis::RedisError) -> Box<dyn Error + Send + Sync> {
 }
 
 /// Reads `expired` events until every key has been reported, [`GRACE_MS`]
-/// have passed since the last deadline, or `abandon` is set. Returns each
+/// have passed since the last deadline, or `abandon` is set. `deadline_of`
+/// maps an event's payload to the key's index and deadline. Returns each
 /// reported key's lateness in ms (arrival − deadline, the arrival stamped as
 /// soon as the event has been read) and the count of unexpected events.
 fn listen(
     mut pubsub: PubSub<'_>,
     schedule: Schedule,
+    deadline_of: impl Fn(&[u8]) -> Option<(usize, f64)>,
     abandon: &AtomicBool,
 ) -> Result<(Vec<f64>, usize)> {
     let give_up_ms = schedule.deadline_ms(schedule.keys - 1) as f64 + GRACE_MS;
@@ -439,9 +538,9 @@ fn listen(
             Err(err) => return Err(err.into()),
         };
         let arrived_ms = now_ms();
-        match schedule.index_of(event.get_payload_bytes()) {
-            Some(index) if lateness_ms[index].is_none() => {
-                lateness_ms[index] = Some(arrived_ms - schedule.deadline_ms(index) as f64);
+        match deadline_of(event.get_payload_bytes()) {
+            Some((index, deadline_ms)) if lateness_ms[index].is_none() => {
+                lateness_ms[index] = Some(arrived_ms - deadline_ms);
                 reported += 1;
             }
             _ => unexpected += 1,

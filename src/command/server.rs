@@ -4,10 +4,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::args;
 use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
+use super::{args, session};
 use crate::protocol::Reply;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
@@ -38,7 +38,7 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         || ["all", "default", "everything"]
             .iter()
             .any(|s| requested.contains(*s));
-    let sections: [(&str, InfoSection); 7] = [
+    let sections: [(&str, InfoSection); 8] = [
         ("server", info_server),
         ("clients", info_clients),
         ("memory", info_memory),
@@ -46,6 +46,7 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         ("stats", info_stats),
         ("replication", info_replication),
         ("keyspace", info_keyspace),
+        ("sessions", info_sessions),
     ];
     let text = sections
         .iter()
@@ -56,10 +57,10 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     Ok(Reply::Verbatim(text))
 }
 
-fn section(title: &str, fields: &[(&str, String)]) -> String {
+fn section(title: &str, fields: &[(impl AsRef<str>, String)]) -> String {
     let mut text = format!("# {title}\r\n");
     for (name, value) in fields {
-        let _ = write!(text, "{name}:{value}\r\n");
+        let _ = write!(text, "{}:{value}\r\n", name.as_ref());
     }
     text
 }
@@ -222,6 +223,23 @@ fn info_replication(ctx: &Context) -> String {
             ("master_repl_offset", "0".into()),
         ],
     )
+}
+
+/// The connection's namespace: its name, policy and SESSION.STATS counters.
+fn info_sessions(ctx: &Context) -> String {
+    let namespace = ctx.client.namespace();
+    let mut fields = vec![("namespace", namespace.name().to_string())];
+    for (name, value) in namespace.policy().options() {
+        fields.push((name, value));
+    }
+    for (name, value) in session::stats_fields(&namespace.sessions().stats()) {
+        fields.push((name, value.to_string()));
+    }
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(name, value)| (name.replace('-', "_"), value))
+        .collect();
+    section("Sessions", &fields)
 }
 
 fn info_keyspace(ctx: &Context) -> String {
