@@ -16,6 +16,13 @@
 #                   redis-benchmark flags of one test, split on whitespace,
 #                   e.g. TESTS='-t hset -c 50; -c 50 expire key:__rand_int__ 100'.
 #                   Every run also gets -h, -p, -n $N, -r 100000 and --csv.
+#                   An entry 'A | B' runs flags A against sessiond and B
+#                   against redis-server, to compare a SESSION.* command with
+#                   its plain-Redis equivalent, e.g.
+#                   '-c 50 SESSION.CREATE u__rand_int__ DATA k v | -c 50 HSET sess:__rand_int__ k v'.
+#   PREPARE=        'SESSIOND COMMAND | REDIS COMMAND', run once with redis-cli
+#                   after the servers start; sessiond's reply replaces
+#                   __PREPARED__ in the tests (e.g. a session id to GET).
 #   SESSIOND_ARGS=  extra sessiond arguments (split on whitespace),
 #                   e.g. '--appendonly yes --appendfsync everysec'
 #   REDIS_ARGS=     extra redis-server arguments, e.g. '--appendonly yes'
@@ -119,6 +126,15 @@ start_server() {
     exit 1
 }
 
+# flags_for NAME TEST: the part of TEST (see 'A | B' above) meant for NAME.
+flags_for() {
+    local flags=$2
+    if [[ $flags == *' | '* ]]; then
+        if [[ $1 == sessiond ]]; then flags=${flags%% | *}; else flags=${flags#* | }; fi
+    fi
+    printf '%s\n' "${flags//__PREPARED__/$prepared}"
+}
+
 # run_test NAME PORT FLAGS: runs one redis-benchmark test against the server
 # NAME on PORT and sets rps to its requests per second. Fails, showing the
 # offending lines and the end of the server's log, when redis-benchmark
@@ -179,12 +195,21 @@ start_server sessiond "$sessiond" --port "$sessiond_port" --appendonly no "${ses
 start_server redis redis-server --port "$redis_port" --save "" --appendonly no "${redis_extra[@]}"
 
 declare -A port=([sessiond]=$sessiond_port [redis]=$redis_port)
+prepared=
+if [[ -n ${PREPARE:-} ]]; then
+    read -r -a prepare_cmd <<<"${PREPARE%% | *}"
+    show redis-cli -p "$sessiond_port" "${prepare_cmd[@]}"
+    prepared=$(redis-cli -p "$sessiond_port" "${prepare_cmd[@]}")
+    read -r -a prepare_cmd <<<"${PREPARE#* | }"
+    show redis-cli -p "$redis_port" "${prepare_cmd[@]}"
+    redis-cli -p "$redis_port" "${prepare_cmd[@]}" >/dev/null
+fi
 declare -A results=() # "server|test index" -> the rps of each round
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then order=(sessiond redis); else order=(redis sessiond); fi
     for i in "${!tests[@]}"; do
         for server in "${order[@]}"; do
-            run_test "$server" "${port[$server]}" "${tests[$i]}"
+            run_test "$server" "${port[$server]}" "$(flags_for "$server" "${tests[$i]}")"
             printf 'round %d  %-8s  %-24s %12s rps\n' "$round" "$server" "${tests[$i]}" "$rps"
             results["$server|$i"]+=" $rps"
         done
