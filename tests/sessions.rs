@@ -439,6 +439,10 @@ fn create_over_cap_evicts_the_oldest() {
     assert_eq!(client.end_reason(&b), "evicted");
     let stats = client.stats();
     assert_eq!((stats["active"], stats["evicted_total"]), (2, 2));
+    assert_eq!(
+        stats["peak_active"], 2,
+        "the cap is never exceeded, even briefly"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1203,6 +1207,7 @@ fn stats_after_a_known_sequence() {
     let expected = HashMap::from([
         ("active", 3),
         ("users_active", 1),
+        ("peak_active", 4),
         ("created_total", 7),
         ("ended_total", 4),
         ("expired_total", 1),
@@ -1213,8 +1218,8 @@ fn stats_after_a_known_sequence() {
         ("avg_duration_ms", durations / 4),
     ]);
     let stats = client.stats();
-    for name in STATS_FIELDS.iter().filter(|&&n| n != "peak_active") {
-        assert_eq!(stats[*name], expected[name], "{name}");
+    for name in STATS_FIELDS {
+        assert_eq!(stats[name], expected[name], "{name}");
     }
     assert!(durations >= 1000, "e lived its idle second: {durations}");
     assert_eq!(client.int(&["SESSION.COUNT"]), 3);
@@ -1382,6 +1387,7 @@ fn cap_is_exact_under_concurrent_creates_evict_oldest() {
     assert_eq!(stats["active"], 3);
     assert_eq!(stats["evicted_total"], 197);
     assert_eq!(stats["created_total"], 200);
+    assert_eq!(stats["peak_active"], 3, "never more than the cap at once");
 }
 
 /// 200 simultaneous CREATEs for one user with cap 3 and `on-limit reject`: exactly 3 succeed.

@@ -184,27 +184,43 @@ impl Sessions {
 
     /// Accounts for state changes after the locks are gone: counters, events, index tidying.
     fn settle(&self, released: Vec<Released>) {
+        self.account(&released);
+        self.announce(released);
+    }
+
+    /// The counters' part of settling. It takes no lock, so it may run under the user's lock:
+    /// admitting a session counts the ones it evicted first, and `active` (hence
+    /// `peak_active`) never counts an evicted session and its replacement at once.
+    fn account(&self, released: &[Released]) {
         for change in released {
             match change {
                 Released::Left {
-                    id,
-                    user,
                     reason,
                     duration_ms,
                     recoverable,
-                } => {
-                    self.stats.left(reason, duration_ms, recoverable);
-                    let event = match reason {
-                        EndReason::Ended | EndReason::Cleanup => Event::Ended,
-                        EndReason::Expired => Event::Expired,
-                        EndReason::Evicted => Event::Evicted,
-                    };
-                    self.events.publish(event, &id.text());
-                    if !user.is_empty() {
-                        self.note_stale(&user);
-                    }
-                }
+                    ..
+                } => self.stats.left(*reason, *duration_ms, *recoverable),
                 Released::Purged => self.stats.purged(),
+            }
+        }
+    }
+
+    /// The rest of settling, once every lock is released: events and index tidying.
+    fn announce(&self, released: Vec<Released>) {
+        for change in released {
+            if let Released::Left {
+                id, user, reason, ..
+            } = change
+            {
+                let event = match reason {
+                    EndReason::Ended | EndReason::Cleanup => Event::Ended,
+                    EndReason::Expired => Event::Expired,
+                    EndReason::Evicted => Event::Evicted,
+                };
+                self.events.publish(event, &id.text());
+                if !user.is_empty() {
+                    self.note_stale(&user);
+                }
             }
         }
     }
@@ -303,6 +319,7 @@ impl Sessions {
             let mut users = self.users.lock(&user);
             let entry = users.entry(&user);
             let outcome = self.make_room(entry, policy, now, &mut released);
+            self.account(&released);
             if outcome.is_ok() {
                 self.insert(record, recovered);
                 entry.ids.push_back(id);
@@ -310,7 +327,7 @@ impl Sessions {
             users.remove_if_empty(&user);
             outcome
         };
-        self.settle(released);
+        self.announce(released);
         outcome
     }
 
