@@ -1010,6 +1010,31 @@ fn recover_ended_expired_and_evicted_sessions() {
     assert_eq!(stats["recoverable"], 1, "only b2 is left to recover");
 }
 
+/// With `on-limit reject`, a RECOVER over the cap is `-SESSIONLIMIT` and the ended session
+/// stays recoverable for later.
+#[test]
+fn recover_over_cap_with_reject_keeps_the_session_recoverable() {
+    let server = start(&["max-sessions-per-user", "1", "on-limit", "reject"]);
+    let mut client = Client::new(&server);
+    let a = client.create(&["bob", "DATA", "k", "v"]);
+    client.int(&["SESSION.END", &a]);
+    let b = client.create(&["bob"]);
+    assert_eq!(
+        client.error(&["SESSION.RECOVER", &a]),
+        "SESSIONLIMIT user has reached max-sessions-per-user (1)"
+    );
+    assert_eq!(client.list("bob"), [b.as_str()]);
+    assert_eq!(client.end_reason(&a), "ended");
+    assert_eq!(client.stats()["recoverable"], 1);
+    client.int(&["SESSION.END", &b]);
+    let back = client.bulk(&["SESSION.RECOVER", &a]);
+    assert_eq!(
+        client.fields("SESSION.GET", &back),
+        [("k".into(), "v".into())]
+    );
+    assert_eq!(client.stats()["recovered_total"], 1);
+}
+
 /// Past the recovery window an ended session is gone: RECOVER and INFO are nil.
 #[test]
 fn recover_past_the_window_is_nil() {
