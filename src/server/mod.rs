@@ -31,6 +31,7 @@ pub use stats::Stats;
 
 use crate::config::Config;
 use crate::pubsub::Hub;
+use crate::session::Policy;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 
 /// Configuration values read on every request, kept in atomics so the hot path takes no lock.
@@ -90,6 +91,7 @@ impl ServerState {
             shards: config.shards,
         };
         let store = Arc::new(Store::new(layout, hub.clone()));
+        apply_namespace_policies(&store, &config);
         let live = LiveSettings::default();
         live.refresh(&config);
         ServerState {
@@ -116,6 +118,23 @@ impl ServerState {
     pub fn forget_client(&self, client: &mut ClientState) {
         client.unsubscribe_all(&self.hub);
         self.clients.unregister(client.id());
+    }
+}
+
+/// Creates the namespaces of the `namespace` directives with their policies (the `default`
+/// namespace exists already; its policy is updated). Options were validated when the
+/// configuration was read, so applying them cannot fail.
+fn apply_namespace_policies(store: &Store, config: &Config) {
+    for spec in &config.namespaces {
+        let apply = |policy: &mut Policy| {
+            spec.options
+                .iter()
+                .try_for_each(|(option, value)| policy.set(option, value))
+        };
+        let namespace = store.create_namespace(&spec.name, Policy::default());
+        namespace
+            .update_policy(apply)
+            .expect("namespace options are validated when the configuration is read");
     }
 }
 

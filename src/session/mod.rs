@@ -184,27 +184,43 @@ impl Sessions {
 
     /// Accounts for state changes after the locks are gone: counters, events, index tidying.
     fn settle(&self, released: Vec<Released>) {
+        self.account(&released);
+        self.announce(released);
+    }
+
+    /// The counters' part of settling. It takes no lock, so it may run under the user's lock:
+    /// admitting a session counts the ones it evicted first, and `active` (hence
+    /// `peak_active`) never counts an evicted session and its replacement at once.
+    fn account(&self, released: &[Released]) {
         for change in released {
             match change {
                 Released::Left {
-                    id,
-                    user,
                     reason,
                     duration_ms,
                     recoverable,
-                } => {
-                    self.stats.left(reason, duration_ms, recoverable);
-                    let event = match reason {
-                        EndReason::Ended | EndReason::Cleanup => Event::Ended,
-                        EndReason::Expired => Event::Expired,
-                        EndReason::Evicted => Event::Evicted,
-                    };
-                    self.events.publish(event, &id.text());
-                    if !user.is_empty() {
-                        self.note_stale(&user);
-                    }
-                }
+                    ..
+                } => self.stats.left(*reason, *duration_ms, *recoverable),
                 Released::Purged => self.stats.purged(),
+            }
+        }
+    }
+
+    /// The rest of settling, once every lock is released: events and index tidying.
+    fn announce(&self, released: Vec<Released>) {
+        for change in released {
+            if let Released::Left {
+                id, user, reason, ..
+            } = change
+            {
+                let event = match reason {
+                    EndReason::Ended | EndReason::Cleanup => Event::Ended,
+                    EndReason::Expired => Event::Expired,
+                    EndReason::Evicted => Event::Evicted,
+                };
+                self.events.publish(event, &id.text());
+                if !user.is_empty() {
+                    self.note_stale(&user);
+                }
             }
         }
     }
@@ -279,23 +295,17 @@ impl Sessions {
             version: 1,
         };
         let record = Record::new(&new, request.fields.iter().copied());
-        self.admit(record, policy, now, false)?;
+        self.admit(record, policy, now)?;
         self.events.publish(Event::Created, &new.id.text());
         Ok(new.id)
     }
 
-    /// Adds an active record for its user, making room under the cap first.
-    fn admit(
-        &self,
-        record: Record,
-        policy: &Policy,
-        now: u64,
-        recovered: bool,
-    ) -> Result<(), SessionError> {
+    /// Adds a new active record for its user, making room under the cap first.
+    fn admit(&self, record: Record, policy: &Policy, now: u64) -> Result<(), SessionError> {
         let id = record.id();
         let user: Box<[u8]> = record.user().into();
         if user.is_empty() {
-            self.insert(record, recovered);
+            self.insert(record, false);
             return Ok(());
         }
         let mut released = Vec::new();
@@ -303,14 +313,15 @@ impl Sessions {
             let mut users = self.users.lock(&user);
             let entry = users.entry(&user);
             let outcome = self.make_room(entry, policy, now, &mut released);
+            self.account(&released);
             if outcome.is_ok() {
-                self.insert(record, recovered);
+                self.insert(record, false);
                 entry.ids.push_back(id);
             }
             users.remove_if_empty(&user);
             outcome
         };
-        self.settle(released);
+        self.announce(released);
         outcome
     }
 
@@ -463,7 +474,8 @@ impl Sessions {
     }
 
     /// Brings back a session that ended (not rotated) within the recovery window, under a
-    /// new id; it counts against the user's cap.
+    /// new id; it counts against the user's cap. When the cap refuses it, the ended session
+    /// stays where it was, still recoverable.
     pub fn recover(
         &self,
         id: &SessionId,
@@ -479,24 +491,56 @@ impl Sessions {
         else {
             return Ok(None);
         };
-        let ended = self.with_shard(id, |shard| shard.take_ended(id, now, window));
-        let Some(ended) = ended else {
-            return Ok(None);
-        };
         let new_id = SessionId::generate();
-        let lifetime = ended
-            .absolute_deadline()
-            .map_or(0, |deadline| deadline.saturating_sub(ended.created_at()));
-        let mut reborn = ended.reborn(&NewSession {
-            id: new_id,
-            user: &user,
-            created_at: now,
-            idle_timeout_s: timeout_seconds(ended.idle_timeout_ms().unwrap_or(0) / 1000),
-            absolute_deadline: if lifetime == 0 { 0 } else { now + lifetime },
-            version: ended.version(),
-        });
-        reborn.set_last_access(now);
-        self.admit(reborn, policy, now, true)?;
+        let mut released = Vec::new();
+        let outcome = {
+            // Taking the record, making room and inserting happen under the user's lock,
+            // so a refusal can put the record back before anyone sees it gone.
+            let mut users = (!user.is_empty()).then(|| self.users.lock(&user));
+            let ended = {
+                let mut shard = self.lock(id);
+                let ended = shard.take_ended(id, now, window);
+                released.extend(shard.take_released());
+                ended
+            };
+            self.account(&released);
+            let outcome = match ended {
+                None => Ok(false),
+                Some(ended) => {
+                    let start = released.len();
+                    let room = match users.as_mut() {
+                        Some(users) => {
+                            self.make_room(users.entry(&user), policy, now, &mut released)
+                        }
+                        None => Ok(()),
+                    };
+                    self.account(&released[start..]);
+                    match room {
+                        Ok(()) => {
+                            let reborn = reborn_from(&ended, new_id, &user, now);
+                            self.stats.purged();
+                            self.insert(reborn, true);
+                            if let Some(users) = users.as_mut() {
+                                users.entry(&user).ids.push_back(new_id);
+                            }
+                            Ok(true)
+                        }
+                        Err(error) => {
+                            self.lock(id).restore_ended(ended);
+                            Err(error)
+                        }
+                    }
+                }
+            };
+            if let Some(users) = users.as_mut() {
+                users.remove_if_empty(&user);
+            }
+            outcome
+        };
+        self.announce(released);
+        if !outcome? {
+            return Ok(None);
+        }
         self.events
             .publish(Event::Recovered, &pair_payload(id, &new_id));
         Ok(Some(new_id))
@@ -631,6 +675,24 @@ impl Sessions {
         }
         earliest
     }
+}
+
+/// The active session `ended` becomes when recovered as `new_id` at `now`: same user, data,
+/// version and timeouts; its absolute lifetime starts again.
+fn reborn_from(ended: &Record, new_id: SessionId, user: &[u8], now: u64) -> Record {
+    let lifetime = ended
+        .absolute_deadline()
+        .map_or(0, |deadline| deadline.saturating_sub(ended.created_at()));
+    let mut reborn = ended.reborn(&NewSession {
+        id: new_id,
+        user,
+        created_at: now,
+        idle_timeout_s: timeout_seconds(ended.idle_timeout_ms().unwrap_or(0) / 1000),
+        absolute_deadline: if lifetime == 0 { 0 } else { now + lifetime },
+        version: ended.version(),
+    });
+    reborn.set_last_access(now);
+    reborn
 }
 
 /// Total bytes of names and values, a repeated name counting once with its last value.

@@ -149,8 +149,17 @@ impl SessionShard {
 
     /// Adds a new active session and arms its timer.
     pub fn insert(&mut self, record: Record) {
-        let id = record.id();
         let deadline = record.deadline();
+        let slot = self.place(record);
+        if let Some(deadline) = deadline {
+            self.arm(slot, deadline);
+        }
+    }
+
+    /// Stores `record` in a free slot and indexes it, without a timer; returns the slot.
+    fn place(&mut self, mut record: Record) -> u32 {
+        let id = record.id();
+        record.set_timer(None);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(record);
@@ -165,9 +174,7 @@ impl SessionShard {
         self.index.insert_unique(id_hash(&id), slot, |&s| {
             slots[s as usize].as_ref().map_or(0, |r| id_hash(&r.id()))
         });
-        if let Some(deadline) = deadline {
-            self.arm(slot, deadline);
-        }
+        slot
     }
 
     /// Replaces the active session `id` with `record` (same id), keeping its timer. A
@@ -208,15 +215,26 @@ impl SessionShard {
         Some(self.remove_slot(slot))
     }
 
-    /// Takes an ended session out for good (it is being recovered).
+    /// Takes an ended session out (it is being recovered). It still counts as recoverable:
+    /// the caller either accounts for it as purged or gives it back with
+    /// [`SessionShard::restore_ended`].
     pub fn take_ended(&mut self, id: &SessionId, now: u64, window_ms: u64) -> Option<Record> {
         let slot = self.live_slot(id, now, window_ms)?;
         if self.record(slot).is_active() {
             return None;
         }
-        let record = self.remove_slot(slot);
-        self.released.push(Released::Purged);
-        Some(record)
+        Some(self.remove_slot(slot))
+    }
+
+    /// Puts back an ended session taken by [`SessionShard::take_ended`] whose recovery was
+    /// refused, with its timer at the end of its recovery window.
+    pub fn restore_ended(&mut self, record: Record) {
+        let until = record.ending().map(|e| e.recoverable_until);
+        let slot = self.place(record);
+        match until {
+            Some(until) => self.arm(slot, until),
+            None => self.record_mut(slot).set_timer(None),
+        }
     }
 
     fn finish(&mut self, slot: u32, reason: EndReason, now: u64, window_ms: u64) -> Option<Record> {
@@ -418,6 +436,28 @@ mod tests {
         );
         assert!(shard.take_ended(&id, 302, 500).is_some());
         assert!(shard.is_empty());
+    }
+
+    #[test]
+    fn a_restored_ended_session_is_recoverable_until_its_window_ends() {
+        let mut shard = SessionShard::new(0);
+        let record = session(0, 0, 0);
+        let id = record.id();
+        shard.insert(record);
+        shard.end(&id, EndReason::Ended, 100, 1_000);
+        let taken = shard.take_ended(&id, 200, 1_000).unwrap();
+        assert!(shard.any(&id, 200, 1_000).is_none());
+        shard.restore_ended(taken);
+        let ending = shard.any(&id, 300, 1_000).unwrap().ending().unwrap();
+        assert_eq!(
+            (ending.reason, ending.recoverable_until),
+            (EndReason::Ended, 1_100)
+        );
+        let mut fired = Vec::new();
+        shard.advance(1_099, 1_000, &mut fired);
+        assert_eq!(shard.len(), 1);
+        shard.advance(1_100, 1_000, &mut fired);
+        assert_eq!(shard.len(), 0, "the restored timer purges it");
     }
 
     #[test]
