@@ -55,6 +55,12 @@ pub enum CommandError {
     Coded(String),
 }
 
+impl From<crate::server::NamespaceError> for CommandError {
+    fn from(error: crate::server::NamespaceError) -> Self {
+        CommandError::Err(error.to_string())
+    }
+}
+
 impl CommandError {
     /// An `ERR` error with this text.
     pub fn err(text: impl Into<String>) -> Self {

@@ -15,19 +15,23 @@
 
 pub mod client;
 pub mod connection;
+pub mod namespaces;
 pub mod stats;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub use client::{ClientHandle, ClientRegistry, ClientState};
+pub use namespaces::NamespaceError;
 pub use stats::Stats;
+pub use users::{User, Users};
 
 use crate::config::Config;
 use crate::pubsub::Hub;
@@ -67,6 +71,10 @@ pub struct ServerState {
     pub live: LiveSettings,
     /// The keyspace.
     pub store: Arc<Store>,
+    /// The default user and the configured ones.
+    pub users: Users,
+    /// Serialises creating, entering and dropping namespaces (see [`namespaces`]).
+    namespace_changes: Mutex<()>,
     /// Pub/sub and keyspace notifications.
     pub hub: Arc<Hub>,
     /// Connected clients.
@@ -82,7 +90,8 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// Builds the state for a configuration: the store with its namespaces, the hub.
+    /// Builds the state for a configuration: the store with its namespaces, the users, the
+    /// hub.
     pub fn new(config: Config) -> Self {
         let hub = Arc::new(Hub::new(config.notify_keyspace_events));
         let layout = StoreLayout {
@@ -90,12 +99,16 @@ impl ServerState {
             shards: config.shards,
         };
         let store = Arc::new(Store::new(layout, hub.clone()));
+        namespaces::declare_namespaces(&store, &config);
+        let users = Users::from_config(&config);
         let live = LiveSettings::default();
         live.refresh(&config);
         ServerState {
             config: RwLock::new(config),
             live,
             store,
+            users,
+            namespace_changes: Mutex::new(()),
             hub,
             clients: ClientRegistry::default(),
             stats: Stats::default(),
