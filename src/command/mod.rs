@@ -9,6 +9,7 @@ pub mod connection;
 pub mod help;
 pub mod keys;
 pub mod long_double;
+pub mod namespace;
 pub mod pubsub;
 pub mod server;
 pub mod string;
