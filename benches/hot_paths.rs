@@ -21,7 +21,8 @@ fn server_and_client() -> (Arc<ServerState>, ClientState) {
     let addr: SocketAddr = "127.0.0.1:1".parse().expect("a valid address");
     let (mailbox, _inbox) = tokio::sync::mpsc::unbounded_channel();
     let handle = state.clients.register(addr, addr, mailbox);
-    let client = ClientState::new(handle, state.default_namespace(), true);
+    let user = state.users.default_user().clone();
+    let client = ClientState::new(handle, user, state.default_namespace(), true);
     (state, client)
 }
 

@@ -243,6 +243,9 @@ pub enum InvalidValue {
     /// A namespace name that is empty or contains `,` or `*`.
     #[error("'{0}' is not a valid namespace name (it must be non-empty, without ',' or '*')")]
     NamespaceName(String),
+    /// `user default ...`: the default user is configured with `requirepass` instead.
+    #[error("'default' is the default user; set its password with requirepass")]
+    DefaultUser,
 }
 
 /// Why a `CONFIG SET` was refused, in Redis's words.
@@ -681,6 +684,9 @@ impl Config {
         if name.is_empty() {
             return Err(invalid(name, InvalidValue::Empty));
         }
+        if name == "default" {
+            return Err(invalid(name, InvalidValue::DefaultUser));
+        }
         if password.is_empty() {
             return Err(invalid(password, InvalidValue::Empty));
         }
@@ -888,8 +894,9 @@ pub fn parse_namespace_option(
     })
 }
 
-/// A namespace name must be non-empty and free of `,` (the list separator of `user`) and `*`.
-fn check_namespace_name(name: &str) -> Result<(), InvalidValue> {
+/// A namespace name must be non-empty and free of `,` (the list separator of `user`) and `*`;
+/// the same rule holds for `SESSION.NAMESPACE CREATE`.
+pub fn check_namespace_name(name: &str) -> Result<(), InvalidValue> {
     if name.is_empty() || name.contains([',', '*']) {
         Err(InvalidValue::NamespaceName(name.into()))
     } else {
@@ -1305,6 +1312,7 @@ mod tests {
             ("user alice pw shop,,blog", "1: invalid value 'shop,,blog' for 'user': '' is not a valid namespace name (it must be non-empty, without ',' or '*')"),
             ("user alice pw shop,*", "1: invalid value 'shop,*' for 'user': '*' is not a valid namespace name (it must be non-empty, without ',' or '*')"),
             ("user alice \"\" shop", "1: invalid value '' for 'user': argument must not be empty"),
+            ("user default pw *", "1: invalid value 'default' for 'user': 'default' is the default user; set its password with requirepass"),
         ];
         for (line, expected) in cases {
             assert_eq!(load(line), Err(expected.to_string()), "{line:?}");

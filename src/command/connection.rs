@@ -1,10 +1,15 @@
 //! Connection commands: PING ECHO AUTH HELLO SELECT QUIT RESET CLIENT.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::args::{self, is};
 use super::{CommandError, CommandResult, Context};
 use crate::protocol::{Protocol, Reply};
+use crate::server::User;
+use crate::server::users::{DEFAULT_USER, constant_time_eq};
+use crate::store::DEFAULT_NAMESPACE;
 
 /// The server name and version reported to clients; clients gate features on Redis versions,
 /// so sessiond presents the Redis version whose behaviour it implements.
@@ -39,48 +44,44 @@ pub fn auth(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
 }
 
-/// Checks credentials for the default user and marks the client authenticated.
+/// Checks credentials and marks the client authenticated. Logging in as another user than
+/// before moves the connection to that user's first namespace, database 0; logging in again as
+/// the same user keeps its namespace and database, as Redis's AUTH keeps the selected database.
 fn authenticate(
     ctx: &mut Context,
     user: Option<&[u8]>,
     password: &[u8],
 ) -> Result<(), CommandError> {
-    let requirepass = ctx.server.config.read().requirepass.clone();
+    let user = verify(ctx, user, password)?;
+    if user.name() != ctx.client.user().name() {
+        ctx.server.enter_namespace(ctx.client, user.home())?;
+        ctx.client.set_user(user);
+    }
+    ctx.client.set_authenticated(true);
+    Ok(())
+}
+
+/// The user these credentials belong to: `AUTH password` and `AUTH default password` are the
+/// default user (`requirepass`), any other name a configured user.
+fn verify(ctx: &Context, user: Option<&[u8]>, password: &[u8]) -> Result<Arc<User>, CommandError> {
     let wrong = || {
         CommandError::Coded("WRONGPASS invalid username-password pair or user is disabled.".into())
     };
-    if user.is_some_and(|name| name != b"default") {
-        return Err(wrong());
+    let users = &ctx.server.users;
+    if let Some(name) = user.filter(|name| *name != DEFAULT_USER.as_bytes()) {
+        return users.verify(name, password).ok_or_else(wrong);
     }
+    let requirepass = ctx.server.config.read().requirepass.clone();
     match requirepass {
         None if user.is_none() => Err(CommandError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         )),
-        None => {
-            ctx.client.set_authenticated(true);
-            Ok(())
-        }
+        None => Ok(users.default_user().clone()),
         Some(expected) if constant_time_eq(expected.as_bytes(), password) => {
-            ctx.client.set_authenticated(true);
-            Ok(())
+            Ok(users.default_user().clone())
         }
         Some(_) => Err(wrong()),
     }
-}
-
-/// Compares secrets in time independent of where they differ.
-fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
-    let mut difference = expected.len() ^ given.len();
-    for (i, byte) in given.iter().enumerate() {
-        difference |= usize::from(
-            expected
-                .get(i % expected.len().max(1))
-                .copied()
-                .unwrap_or(0)
-                ^ byte,
-        );
-    }
-    difference == 0
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -158,10 +159,12 @@ pub fn quit(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// RESET: back to a fresh connection's state (database 0, RESP2, no name, no subscriptions).
+/// RESET: back to a fresh connection's state (the default user in namespace `default`,
+/// database 0, RESP2, no name, no subscriptions).
 pub fn reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     ctx.client.unsubscribe_all(&ctx.server.hub);
-    ctx.client.select(0);
+    ctx.server.enter_namespace(ctx.client, DEFAULT_NAMESPACE)?;
+    ctx.client.set_user(ctx.server.users.default_user().clone());
     ctx.client.set_protocol(Protocol::Resp2);
     let needs_auth = ctx.server.config.read().requirepass.is_some();
     ctx.client.set_authenticated(!needs_auth);
@@ -340,7 +343,7 @@ pub fn client_kill(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
             }
             "type" => kind = Some(client_type(&value)?),
             "user" => {
-                if value != "default" {
+                if !ctx.server.users.exists(&value) {
                     return Err(CommandError::err(format!("No such user '{value}'")));
                 }
                 user = Some(value);
@@ -408,14 +411,6 @@ pub fn client_flag_toggle(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_eq_compares_fully() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret1"));
-        assert!(!constant_time_eq(b"secret", b""));
-    }
 
     #[test]
     fn client_attributes_are_printable_without_spaces() {

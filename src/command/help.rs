@@ -9,6 +9,7 @@ pub fn lines(container: &str) -> &'static [&'static str] {
         "command" => COMMAND,
         "pubsub" => PUBSUB,
         "debug" => DEBUG,
+        "session.namespace" => SESSION_NAMESPACE,
         _ => &[],
     }
 }
@@ -114,6 +115,25 @@ const PUBSUB: &[&str] = &[
 const DEBUG: &[&str] = &[
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    PRINTS_THIS_HELP[0],
+    PRINTS_THIS_HELP[1],
+];
+
+const SESSION_NAMESPACE: &[&str] = &[
+    "USE <name>",
+    "    Switch this connection to namespace <name>, database 0.",
+    "CREATE <name> [<option> <value> ...]",
+    "    Create namespace <name> with policy options (needs a user with *).",
+    "CONFIG <name> <option> <value> [<option> <value> ...]",
+    "    Change policy options of namespace <name>, all or none (needs a user with *).",
+    "INFO [<name>]",
+    "    Return the name, policy, databases holding keys and key count of a",
+    "    namespace (default: the current one).",
+    "LIST",
+    "    Return the namespaces this user may use.",
+    "DROP <name>",
+    "    Discard namespace <name> and its data, disconnecting its clients (needs a",
+    "    user with *).",
     PRINTS_THIS_HELP[0],
     PRINTS_THIS_HELP[1],
 ];

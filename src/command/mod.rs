@@ -9,6 +9,7 @@ pub mod connection;
 pub mod help;
 pub mod keys;
 pub mod long_double;
+pub mod namespace;
 pub mod pubsub;
 pub mod server;
 pub mod session;
@@ -54,6 +55,12 @@ pub enum CommandError {
     /// An error with its own code (`NOAUTH ...`, `WRONGPASS ...`), given in full.
     #[error("{0}")]
     Coded(String),
+}
+
+impl From<crate::server::NamespaceError> for CommandError {
+    fn from(error: crate::server::NamespaceError) -> Self {
+        CommandError::Err(error.to_string())
+    }
 }
 
 impl CommandError {
@@ -150,12 +157,22 @@ fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), CommandError> {
     }
 }
 
-/// Authentication and subscribe-mode checks that come before the handler.
+/// Authentication, permission and subscribe-mode checks that come before the handler.
+/// Operator commands (flag `admin`: CONFIG, CLIENT LIST/KILL, DEBUG, SESSION.NAMESPACE
+/// CREATE/CONFIG/DROP) need a `*` user: they reach past the connection's namespace.
 fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
     if !ctx.client.is_authenticated() && !spec.flags.contains(Flags::NO_AUTH) {
         return Err(CommandError::Coded(
             "NOAUTH Authentication required.".into(),
         ));
+    }
+    let user = ctx.client.user();
+    if spec.flags.contains(Flags::ADMIN) && !user.is_admin() {
+        return Err(CommandError::Coded(format!(
+            "NOPERM User {} has no permissions to run the '{}' command",
+            user.name(),
+            spec.name
+        )));
     }
     if ctx.client.in_resp2_subscribe_mode() && !spec.flags.contains(Flags::SUBSCRIBE_CONTEXT) {
         return Err(CommandError::err(format!(

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use foldhash::fast::RandomState;
 
-use super::{CommandResult, Context, connection, keys, pubsub, server, session, string};
+use super::{CommandResult, Context, connection, keys, namespace, pubsub, server, session, string};
 
 /// A command's implementation.
 pub type Handler = fn(&mut Context, &[&[u8]]) -> CommandResult;
@@ -244,6 +244,34 @@ static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
     cmd("pubsub|help", 2, CONN, NO_KEYS, server::help),
 ];
 
+static SESSION_NAMESPACE: &[CommandSpec] = &[
+    cmd(
+        "session.namespace|use",
+        3,
+        CONN_FAST,
+        NO_KEYS,
+        namespace::use_namespace,
+    ),
+    cmd(
+        "session.namespace|create",
+        -3,
+        ADMIN,
+        NO_KEYS,
+        namespace::create,
+    ),
+    cmd(
+        "session.namespace|config",
+        -5,
+        ADMIN,
+        NO_KEYS,
+        namespace::config,
+    ),
+    cmd("session.namespace|info", -2, CONN, NO_KEYS, namespace::info),
+    cmd("session.namespace|list", 2, CONN, NO_KEYS, namespace::list),
+    cmd("session.namespace|drop", 3, ADMIN, NO_KEYS, namespace::drop),
+    cmd("session.namespace|help", 2, CONN, NO_KEYS, server::help),
+];
+
 static DEBUG: &[CommandSpec] = &[cmd("debug|sleep", 3, ADMIN, NO_KEYS, server::debug_sleep)];
 
 /// Every command sessiond knows.
@@ -390,6 +418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("session.count", -1, RF, NO_KEYS, session::count),
     cmd("session.stats", 1, RF, NO_KEYS, session::stats),
     cmd("session.cleanup", -1, W, NO_KEYS, session::cleanup),
+    container("session.namespace", -2, server::help, SESSION_NAMESPACE),
 ];
 
 /// Commands by lower-case name; looked up on every request, so keyed by bytes with a fast hash.

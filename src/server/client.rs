@@ -1,7 +1,8 @@
 //! Per-connection state, and the registry that CLIENT LIST / KILL read.
 //!
 //! [`ClientState`] belongs to the connection task alone. The part other connections may see
-//! or act on (name, last command, kill switch) lives in a shared [`ClientHandle`].
+//! or act on (name, user, namespace, last command, kill switch) lives in a shared
+//! [`ClientHandle`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::namespaces::NamespaceError;
+use super::users::User;
 use crate::command::CommandSpec;
 use crate::protocol::Protocol;
 use crate::pubsub::{Delivery, Hub, Mailbox};
@@ -37,6 +40,9 @@ pub struct ClientInfo {
     pub patterns: usize,
     /// The authenticated user.
     pub user: String,
+    /// The id of the namespace the client works in (SESSION.NAMESPACE DROP finds its
+    /// connections by it).
+    pub namespace: u32,
 }
 
 impl ClientInfo {
@@ -201,6 +207,7 @@ impl ClientRegistry {
 /// The state of one connection, owned by its task.
 pub struct ClientState {
     handle: Arc<ClientHandle>,
+    user: Arc<User>,
     namespace: Arc<Namespace>,
     db: usize,
     protocol: Protocol,
@@ -214,10 +221,21 @@ pub struct ClientState {
 }
 
 impl ClientState {
-    /// State for a new connection in `namespace`, database 0, RESP2.
-    pub fn new(handle: Arc<ClientHandle>, namespace: Arc<Namespace>, authenticated: bool) -> Self {
+    /// State for a new connection acting as `user` in `namespace`, database 0, RESP2.
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        user: Arc<User>,
+        namespace: Arc<Namespace>,
+        authenticated: bool,
+    ) -> Self {
+        let (user_name, namespace_id) = (user.name().to_string(), namespace.id());
+        handle.update(|info| {
+            info.user = user_name;
+            info.namespace = namespace_id;
+        });
         ClientState {
             handle,
+            user,
             namespace,
             db: 0,
             protocol: Protocol::Resp2,
@@ -239,9 +257,39 @@ impl ClientState {
         &self.handle
     }
 
+    /// The user the connection acts as (the default user until AUTH says otherwise).
+    pub fn user(&self) -> &Arc<User> {
+        &self.user
+    }
+
+    /// Acts as `user` from now on; where it works is changed separately.
+    pub fn set_user(&mut self, user: Arc<User>) {
+        let name = user.name().to_string();
+        self.user = user;
+        self.handle.update(|info| info.user = name);
+    }
+
     /// The namespace the connection works in.
     pub fn namespace(&self) -> &Namespace {
         &self.namespace
+    }
+
+    /// Moves the connection into `namespace`, database 0. Subscriptions are filed in the hub
+    /// under the namespace's id and unsubscribing uses the current one, so a subscribed
+    /// connection may not leave its namespace. Only [`super::ServerState::enter_namespace`]
+    /// calls this, so that a concurrent SESSION.NAMESPACE DROP sees every connection inside.
+    pub(super) fn enter(&mut self, namespace: Arc<Namespace>) -> Result<(), NamespaceError> {
+        if namespace.id() != self.namespace.id() && self.subscription_count() > 0 {
+            return Err(NamespaceError::Subscribed);
+        }
+        let id = namespace.id();
+        self.namespace = namespace;
+        self.db = 0;
+        self.handle.update(|info| {
+            info.namespace = id;
+            info.db = 0;
+        });
+        Ok(())
     }
 
     /// The selected database.

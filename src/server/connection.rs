@@ -31,7 +31,8 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
     let handle = state.clients.register(addr, local_addr, mailbox);
     let namespace = state.default_namespace();
     let authenticated = state.config.read().requirepass.is_none();
-    let mut client = ClientState::new(handle, namespace, authenticated);
+    let user = state.users.default_user().clone();
+    let mut client = ClientState::new(handle, user, namespace, authenticated);
     let mut connection = Connection {
         parser: RequestParser::new(state.live.proto_max_bulk_len()),
         input: BytesMut::with_capacity(READ_BUFFER),

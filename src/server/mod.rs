@@ -15,23 +15,26 @@
 
 pub mod client;
 pub mod connection;
+pub mod namespaces;
 pub mod stats;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub use client::{ClientHandle, ClientRegistry, ClientState};
+pub use namespaces::NamespaceError;
 pub use stats::Stats;
+pub use users::{User, Users};
 
 use crate::config::Config;
 use crate::pubsub::Hub;
-use crate::session::Policy;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 
 /// Configuration values read on every request, kept in atomics so the hot path takes no lock.
@@ -68,6 +71,10 @@ pub struct ServerState {
     pub live: LiveSettings,
     /// The keyspace.
     pub store: Arc<Store>,
+    /// The default user and the configured ones.
+    pub users: Users,
+    /// Serialises creating, entering and dropping namespaces (see [`namespaces`]).
+    namespace_changes: Mutex<()>,
     /// Pub/sub and keyspace notifications.
     pub hub: Arc<Hub>,
     /// Connected clients.
@@ -83,7 +90,8 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// Builds the state for a configuration: the store with its namespaces, the hub.
+    /// Builds the state for a configuration: the store with its namespaces, the users, the
+    /// hub.
     pub fn new(config: Config) -> Self {
         let hub = Arc::new(Hub::new(config.notify_keyspace_events));
         let layout = StoreLayout {
@@ -91,13 +99,16 @@ impl ServerState {
             shards: config.shards,
         };
         let store = Arc::new(Store::new(layout, hub.clone()));
-        apply_namespace_policies(&store, &config);
+        namespaces::declare_namespaces(&store, &config);
+        let users = Users::from_config(&config);
         let live = LiveSettings::default();
         live.refresh(&config);
         ServerState {
             config: RwLock::new(config),
             live,
             store,
+            users,
+            namespace_changes: Mutex::new(()),
             hub,
             clients: ClientRegistry::default(),
             stats: Stats::default(),
@@ -118,23 +129,6 @@ impl ServerState {
     pub fn forget_client(&self, client: &mut ClientState) {
         client.unsubscribe_all(&self.hub);
         self.clients.unregister(client.id());
-    }
-}
-
-/// Creates the namespaces of the `namespace` directives with their policies (the `default`
-/// namespace exists already; its policy is updated). Options were validated when the
-/// configuration was read, so applying them cannot fail.
-fn apply_namespace_policies(store: &Store, config: &Config) {
-    for spec in &config.namespaces {
-        let apply = |policy: &mut Policy| {
-            spec.options
-                .iter()
-                .try_for_each(|(option, value)| policy.set(option, value))
-        };
-        let namespace = store.create_namespace(&spec.name, Policy::default());
-        namespace
-            .update_policy(apply)
-            .expect("namespace options are validated when the configuration is read");
     }
 }
 

@@ -15,7 +15,7 @@ pub mod shard;
 pub mod value;
 pub mod wheel;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -119,6 +119,9 @@ pub struct StoreLayout {
 pub struct Store {
     layout: StoreLayout,
     namespaces: RwLock<Vec<Arc<Namespace>>>,
+    /// Namespace ids are never reused: a dropped namespace's subscriptions may outlive it
+    /// briefly (until its connections close) and must not hear a newer namespace.
+    next_namespace_id: AtomicU32,
     hub: Arc<Hub>,
     clock: Arc<ExpiryClock>,
     expired_keys: Arc<AtomicU64>,
@@ -133,6 +136,7 @@ impl Store {
         let store = Store {
             layout,
             namespaces: RwLock::new(Vec::new()),
+            next_namespace_id: AtomicU32::new(0),
             hub,
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
@@ -147,7 +151,9 @@ impl Store {
         if let Some(existing) = namespaces.iter().find(|ns| ns.name == name) {
             return existing.clone();
         }
-        let id = namespaces.iter().map(|ns| ns.id + 1).max().unwrap_or(0);
+        let id = self
+            .next_namespace_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
@@ -183,6 +189,18 @@ impl Store {
             .iter()
             .find(|ns| ns.name == name)
             .cloned()
+    }
+
+    /// Removes the namespace called `name` and returns it; its data is freed when the last
+    /// connection inside lets go of it. `None` when there is none, and always for `default`,
+    /// which every connection may return to.
+    pub fn drop_namespace(&self, name: &str) -> Option<Arc<Namespace>> {
+        if name == DEFAULT_NAMESPACE {
+            return None;
+        }
+        let mut namespaces = self.namespaces.write();
+        let index = namespaces.iter().position(|ns| ns.name == name)?;
+        Some(namespaces.remove(index))
     }
 
     /// A snapshot of all namespaces.
