@@ -233,8 +233,7 @@ impl Sessions {
             let Some(entry) = users.get(user) else {
                 return;
             };
-            entry.stale += 1;
-            if entry.wants_compaction() {
+            if entry.note_stale() {
                 self.retain_active(entry, u64::MAX, 0, &mut released);
                 users.remove_if_empty(user);
             }
@@ -251,7 +250,7 @@ impl Sessions {
         window_ms: u64,
         released: &mut Vec<Released>,
     ) {
-        entry.ids.retain(|id| {
+        entry.retain(|id| {
             let mut shard = self.lock(id);
             let active = if now == u64::MAX {
                 shard.is_active(id)
@@ -261,7 +260,6 @@ impl Sessions {
             released.extend(shard.take_released());
             active
         });
-        entry.stale = 0;
     }
 
     /// Creates a session and returns its id.
@@ -316,7 +314,7 @@ impl Sessions {
             self.account(&released);
             if outcome.is_ok() {
                 self.insert(record, false);
-                entry.ids.push_back(id);
+                entry.push(id);
             }
             users.remove_if_empty(&user);
             outcome
@@ -341,15 +339,15 @@ impl Sessions {
         released: &mut Vec<Released>,
     ) -> Result<(), SessionError> {
         let cap = policy.max_sessions_per_user;
-        if cap == 0 || (entry.ids.len() as u64) < cap {
+        if cap == 0 || (entry.len() as u64) < cap {
             return Ok(());
         }
         self.retain_active(entry, now, policy.recovery_window_ms, released);
-        while entry.ids.len() as u64 >= cap {
+        while entry.len() as u64 >= cap {
             if policy.on_limit == OnLimit::Reject {
                 return Err(SessionError::Limit(cap));
             }
-            let Some(oldest) = entry.ids.pop_front() else {
+            let Some(oldest) = entry.pop_oldest() else {
                 break;
             };
             let mut shard = self.lock(&oldest);
@@ -458,10 +456,8 @@ impl Sessions {
                 });
                 moved.set_last_access(now);
                 self.lock(&new_id).insert(moved);
-                if let Some(entry) = users.as_mut().and_then(|u| u.get(&user))
-                    && let Some(position) = entry.ids.iter().position(|i| i == id)
-                {
-                    entry.ids[position] = new_id;
+                if let Some(entry) = users.as_mut().and_then(|u| u.get(&user)) {
+                    entry.replace(id, new_id);
                 }
             })
         };
@@ -521,7 +517,7 @@ impl Sessions {
                             self.stats.purged();
                             self.insert(reborn, true);
                             if let Some(users) = users.as_mut() {
-                                users.entry(&user).ids.push_back(new_id);
+                                users.entry(&user).push(new_id);
                             }
                             Ok(true)
                         }
@@ -548,15 +544,13 @@ impl Sessions {
 
     /// The user's active session ids, oldest first.
     pub fn list(&self, user: &[u8], policy: &Policy, now: u64) -> Vec<SessionId> {
-        self.with_user(user, policy, now, |_, entry, _| {
-            entry.ids.iter().copied().collect()
-        })
+        self.with_user(user, policy, now, |_, entry, _| entry.ids().collect())
     }
 
     /// Active sessions of `user`, or of the whole namespace.
     pub fn count(&self, user: Option<&[u8]>, policy: &Policy, now: u64) -> u64 {
         match user {
-            Some(user) => self.with_user(user, policy, now, |_, entry, _| entry.ids.len() as u64),
+            Some(user) => self.with_user(user, policy, now, |_, entry, _| entry.len() as u64),
             None => self.stats.active(),
         }
     }
@@ -572,7 +566,7 @@ impl Sessions {
         let window = policy.recovery_window_ms;
         self.with_user(user, policy, now, |sessions, entry, released| {
             let mut ended = 0;
-            entry.ids.retain(|id| {
+            entry.retain(|id| {
                 if Some(id) == except {
                     return true;
                 }

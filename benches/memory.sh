@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Memory per session: sessiond's SESSION.CREATE against redis-server's
+# HSET + EXPIRE (DESIGN.md §3, "Memory"), same data, same machine.
+#
+# Loads N session-shaped records with `redis-cli --pipe` into a fresh server
+# of each kind and prints bytes per record: the growth of the process's RSS,
+# and for Redis also the growth of INFO's used_memory. Each record has the
+# same 4 fields, 114 bytes of names and values:
+#   user_id 42  csrf <32 random hex>  created_at 1732352400
+#   last_path /account/orders/2026/11?page=3&sort=desc
+# Loads:
+#   redis            HSET sess:<i> <fields>; EXPIRE sess:<i> 1800
+#   redis+index      as redis, plus SADD user:<i> sess:<i> (the per-user set
+#                    that Spring Session and similar stores keep)
+#   sessiond-1user   SESSION.CREATE user IDLE 1800 DATA <fields>
+#   sessiond-users   SESSION.CREATE user<i> IDLE 1800 DATA <fields>
+#
+# Environment: N=1000000, LOADS (space-separated, default all four),
+# SESSIOND_BIN (default: cargo build --release, then target/release/sessiond).
+# Needs python3 (to write the load files), redis-server and redis-cli.
+set -euo pipefail
+export LC_ALL=C
+
+N=${N:-1000000}
+LOADS=${LOADS:-redis redis+index sessiond-1user sessiond-users}
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "memory.sh: N must be a positive integer" >&2; exit 1; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/memory.XXXXXX")
+server_pid=
+cleanup() {
+    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+binary=${SESSIOND_BIN:-}
+if [[ -z $binary ]]; then
+    (cd "$root" && cargo build --release --quiet)
+    binary=${CARGO_TARGET_DIR:-$root/target}/release/sessiond
+fi
+
+# write_load KIND FILE: N commands of the load KIND, in RESP, into FILE.
+write_load() {
+    python3 - "$1" "$N" "$2" <<'PY'
+import secrets, sys
+kind, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+with open(path, "wb") as f:
+    batch = []
+    for i in range(n):
+        fields = (b"user_id", b"42", b"csrf", secrets.token_hex(16).encode(),
+                  b"created_at", b"1732352400",
+                  b"last_path", b"/account/orders/2026/11?page=3&sort=desc")
+        key = b"sess:%09d" % i
+        if kind.startswith("redis"):
+            batch.append(resp(b"HSET", key, *fields) + resp(b"EXPIRE", key, b"1800"))
+            if kind == "redis+index":
+                batch.append(resp(b"SADD", b"user:%d" % i, key))
+        else:
+            user = b"user" if kind == "sessiond-1user" else b"user%d" % i
+            batch.append(resp(b"SESSION.CREATE", user, b"IDLE", b"1800", b"DATA", *fields))
+        if len(batch) >= 10000:
+            f.write(b"".join(batch))
+            batch = []
+    f.write(b"".join(batch))
+PY
+}
+
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '/^used_memory:/ { print $2 }'; }
+
+port=$((20000 + RANDOM % 40000))
+printf '%-16s %14s %14s\n' load 'RSS B/record' 'used_memory B'
+for load in $LOADS; do
+    write_load "$load" "$workdir/load.resp"
+    if [[ $load == redis* ]]; then
+        redis-server --port "$port" --save "" --appendonly no >"$workdir/server.log" 2>&1 &
+    else
+        "$binary" --port "$port" --appendonly no >"$workdir/server.log" 2>&1 &
+    fi
+    server_pid=$!
+    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    rss_before=$(rss_kb "$server_pid")
+    used_before=$([[ $load == redis* ]] && used_memory "$port" || echo 0)
+    result=$(redis-cli -p "$port" --pipe <"$workdir/load.resp" | tail -n 1)
+    [[ $result == "errors: 0,"* ]] || { echo "memory.sh: $load: $result" >&2; exit 1; }
+    rss_after=$(rss_kb "$server_pid")
+    if [[ $load == redis* ]]; then
+        used=$((($(used_memory "$port") - used_before) / N))
+    else
+        used=-
+    fi
+    printf '%-16s %14d %14s\n' "$load" $(((rss_after - rss_before) * 1024 / N)) "$used"
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+done
