@@ -1317,7 +1317,7 @@ fn cleanup_ends_only_idle_sessions() {
     let idle = client.create(&["u", "IDLE", "0"]);
     let used = client.create(&["u", "IDLE", "0"]);
     // Idleness needs time to pass.
-    thread::sleep(Duration::from_millis(1000));
+    thread::sleep(Duration::from_millis(1100));
     client.call(&["SESSION.GET", &used]);
     assert!(
         client
