@@ -407,11 +407,12 @@ fn create_config_and_info() {
         "-ERR no such namespace 't2'\r\n",
     );
 
-    let info = "*18\r\n$4\r\nname\r\n$2\r\nt1\r\n\
+    let info = "*22\r\n$4\r\nname\r\n$2\r\nt1\r\n\
         $21\r\nmax-sessions-per-user\r\n:0\r\n$8\r\non-limit\r\n$6\r\nreject\r\n\
         $12\r\nidle-timeout\r\n:60\r\n$16\r\nabsolute-timeout\r\n:86400\r\n\
         $15\r\nrecovery-window\r\n:3600\r\n$17\r\nmax-session-bytes\r\n:1048576\r\n\
-        $9\r\ndatabases\r\n:0\r\n$4\r\nkeys\r\n:0\r\n";
+        $9\r\ndatabases\r\n:0\r\n$4\r\nkeys\r\n:0\r\n\
+        $15\r\nsessions_active\r\n:0\r\n$12\r\nusers_active\r\n:0\r\n";
     expect(&mut ops, &["SESSION.NAMESPACE", "INFO", "t1"], info);
 
     ok(
@@ -449,15 +450,35 @@ fn create_config_and_info() {
     ok(&mut ops, &["SET", "a", "1"]);
     ok(&mut ops, &["SELECT", "3"]);
     ok(&mut ops, &["MSET", "b", "2", "c", "3"]);
+    // Two users with three sessions, plus an anonymous one that belongs to no user.
+    let sessions: Vec<String> = ["u1", "u1", "u2", ""]
+        .iter()
+        .map(|user| frame(&ops.call(&["SESSION.CREATE", user])).text())
+        .collect();
     let info = frame(&ops.call(&["SESSION.NAMESPACE", "INFO"]));
     let field = |name: &str| info.get(name).and_then(|f| f.integer());
     assert_eq!(field("idle-timeout"), Some(120));
     assert_eq!(field("max-sessions-per-user"), Some(3));
     assert_eq!(field("databases"), Some(2));
     assert_eq!(field("keys"), Some(3));
+    assert_eq!(field("sessions_active"), Some(4));
+    assert_eq!(field("users_active"), Some(2));
     assert_eq!(
         info.get("on-limit").map(|f| f.text()).as_deref(),
         Some("reject")
+    );
+
+    // Ending u2's only session leaves one user; INFO of t1 from elsewhere says the same.
+    expect(&mut ops, &["SESSION.END", &sessions[2]], ":1\r\n");
+    ok(&mut ops, &["SESSION.NAMESPACE", "USE", "default"]);
+    let info = frame(&ops.call(&["SESSION.NAMESPACE", "INFO", "t1"]));
+    let field = |name: &str| info.get(name).and_then(|f| f.integer());
+    assert_eq!(field("sessions_active"), Some(3));
+    assert_eq!(field("users_active"), Some(1));
+    let here = frame(&ops.call(&["SESSION.NAMESPACE", "INFO"]));
+    assert_eq!(
+        here.get("sessions_active").and_then(|f| f.integer()),
+        Some(0)
     );
 }
 

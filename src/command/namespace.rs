@@ -119,7 +119,8 @@ fn apply_options(policy: &mut Policy, pairs: &[&[u8]]) -> Result<(), CommandErro
 }
 
 /// The INFO map: the name, every policy option (numbers as integers), how many databases
-/// hold keys and how many keys they hold together.
+/// hold keys and how many keys they hold together, and how many sessions and users are
+/// active.
 fn describe(namespace: &Namespace) -> Reply {
     let mut fields = vec![(Reply::text("name"), Reply::text(namespace.name()))];
     for (option, value) in namespace.policy().options() {
@@ -139,5 +140,14 @@ fn describe(namespace: &Namespace) -> Reply {
         Reply::Int(key_counts.len() as i64),
     ));
     fields.push((Reply::text("keys"), Reply::Int(keys as i64)));
+    let sessions = namespace.sessions().stats();
+    fields.push((
+        Reply::text("sessions_active"),
+        Reply::Int(sessions.active as i64),
+    ));
+    fields.push((
+        Reply::text("users_active"),
+        Reply::Int(sessions.users_active as i64),
+    ));
     Reply::Map(fields)
 }
