@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat};
 use super::args::{self, is};
 use super::{CommandError, CommandResult, Context};
 use crate::protocol::Reply;
+use crate::session::record::unpack_fields;
 use crate::session::{
     Change, CreateRequest, Field, Policy, Record, SessionError, SessionId, Sessions, StatsSnapshot,
 };
@@ -95,10 +96,12 @@ fn read_fields(ctx: &Context, args: &[&[u8]], touch: bool) -> CommandResult {
     let (sessions, policy) = scope(ctx);
     let reply = sessions.read(&id, touch, &policy, ctx.now, |record| {
         if wanted.is_empty() {
+            // One copy of the packed fields; every reply string is a slice of it.
+            let packed = Bytes::copy_from_slice(record.packed_fields());
+            let slice = |part: &[u8]| Reply::Bulk(packed.slice_ref(part));
             Reply::Map(
-                record
-                    .fields()
-                    .map(|(name, value)| (Reply::bulk(name), Reply::bulk(value)))
+                unpack_fields(&packed)
+                    .map(|(name, value)| (slice(name), slice(value)))
                     .collect(),
             )
         } else {

@@ -28,7 +28,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use events::Event;
 pub use id::SessionId;
-pub use policy::Policy;
+pub use policy::{Policy, SharedPolicy};
 pub use record::{EndReason, Ending, Record};
 pub use stats::StatsSnapshot;
 
@@ -607,7 +607,7 @@ impl Sessions {
         result
     }
 
-    /// SESSION.CLEANUP: ends active sessions idle longer than `idle_ms` (all with `force`)
+    /// SESSION.CLEANUP: ends active sessions idle for `idle_ms` or more (all with `force`)
     /// and purges ended ones past their window. With `dry_run` nothing changes. Returns the
     /// ids of the sessions it ended (or would end).
     pub fn cleanup(
@@ -629,7 +629,7 @@ impl Sessions {
                     continue;
                 };
                 let idle_for = now.saturating_sub(record.last_access());
-                if record.is_active() && (force || idle_for > idle_ms) {
+                if record.is_active() && (force || idle_for >= idle_ms) {
                     ended.push(id);
                 }
             }

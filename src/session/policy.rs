@@ -1,5 +1,9 @@
 //! A namespace's session policy: caps, timeouts, recovery window and size limit.
 
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+
+use parking_lot::Mutex;
+
 use crate::config::{
     NamespaceOptionError, OnLimit, PolicySetting, parse_memory, parse_namespace_option,
 };
@@ -75,6 +79,83 @@ impl Policy {
     }
 }
 
+/// The policy of a namespace as every SESSION command reads it: a seqlock over atomics, so
+/// reading costs a few loads and never writes a shared cache line, and a reader never sees
+/// half of an update.
+#[derive(Debug)]
+pub struct SharedPolicy {
+    /// Odd while an update is being written.
+    sequence: AtomicU64,
+    fields: [AtomicU64; 6],
+    writer: Mutex<()>,
+}
+
+impl SharedPolicy {
+    /// Holds `policy`.
+    pub fn new(policy: Policy) -> Self {
+        SharedPolicy {
+            sequence: AtomicU64::new(0),
+            fields: policy.to_words().map(AtomicU64::new),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The policy in force.
+    pub fn load(&self) -> Policy {
+        loop {
+            let before = self.sequence.load(Ordering::Acquire);
+            let words = self.fields.each_ref().map(|f| f.load(Ordering::Relaxed));
+            fence(Ordering::Acquire);
+            if before % 2 == 0 && self.sequence.load(Ordering::Relaxed) == before {
+                return Policy::from_words(words);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Changes the policy; `change` may refuse by returning an error, leaving it as it was.
+    pub fn update<E>(&self, change: impl FnOnce(&mut Policy) -> Result<(), E>) -> Result<(), E> {
+        let _writer = self.writer.lock();
+        let mut policy = self.load();
+        change(&mut policy)?;
+        self.sequence.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (field, word) in self.fields.iter().zip(policy.to_words()) {
+            field.store(word, Ordering::Relaxed);
+        }
+        self.sequence.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Policy {
+    fn to_words(self) -> [u64; 6] {
+        [
+            self.max_sessions_per_user,
+            matches!(self.on_limit, OnLimit::Reject).into(),
+            self.idle_timeout_ms,
+            self.absolute_timeout_ms,
+            self.recovery_window_ms,
+            self.max_session_bytes,
+        ]
+    }
+
+    fn from_words(words: [u64; 6]) -> Policy {
+        Policy {
+            max_sessions_per_user: words[0],
+            on_limit: if words[1] == 1 {
+                OnLimit::Reject
+            } else {
+                OnLimit::EvictOldest
+            },
+            idle_timeout_ms: words[2],
+            absolute_timeout_ms: words[3],
+            recovery_window_ms: words[4],
+            max_session_bytes: words[5],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +185,11 @@ mod tests {
         }
         assert_eq!(copy, policy);
         assert!(policy.set("idle-timeout", "-1").is_err());
+        let shared = SharedPolicy::new(Policy::default());
+        shared.update(|p| p.set("on-limit", "reject")).unwrap();
+        assert!(shared.update(|p| p.set("idle-timeout", "x")).is_err());
+        assert_eq!(shared.load().on_limit, OnLimit::Reject);
+        assert_eq!(shared.load().idle_timeout_ms, 1_800_000);
         assert!(policy.set("colour", "blue").is_err());
     }
 }

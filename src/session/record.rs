@@ -233,6 +233,12 @@ impl Record {
         }
     }
 
+    /// The fields as packed bytes, to copy out in one piece (see [`unpack_fields`]).
+    pub fn packed_fields(&self) -> &[u8] {
+        let (_, start) = read_bytes(&self.0, self.body_start());
+        &self.0[start..]
+    }
+
     /// The value of field `name`.
     pub fn field(&self, name: &[u8]) -> Option<&[u8]> {
         self.fields().find(|(n, _)| *n == name).map(|(_, v)| v)
@@ -314,6 +320,14 @@ impl Record {
 
     fn put_u64(&mut self, at: usize, value: u64) {
         self.0[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// The fields of bytes copied from [`Record::packed_fields`].
+pub fn unpack_fields(packed: &[u8]) -> Fields<'_> {
+    Fields {
+        bytes: packed,
+        at: 0,
     }
 }
 

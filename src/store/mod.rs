@@ -28,7 +28,7 @@ pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
 use crate::pubsub::Hub;
-use crate::session::{Policy, Sessions};
+use crate::session::{Policy, Sessions, SharedPolicy};
 
 /// The current time in Unix milliseconds, the clock every deadline is measured on.
 pub fn now_ms() -> u64 {
@@ -42,7 +42,7 @@ pub fn now_ms() -> u64 {
 pub struct Namespace {
     id: u32,
     name: String,
-    policy: RwLock<Policy>,
+    policy: SharedPolicy,
     sessions: Sessions,
     /// Created on first use: `databases` may be large and most apps use database 0.
     databases: Box<[OnceLock<Database>]>,
@@ -65,7 +65,7 @@ impl Namespace {
 
     /// The session policy in force.
     pub fn policy(&self) -> Policy {
-        *self.policy.read()
+        self.policy.load()
     }
 
     /// Changes the session policy; `change` may refuse by returning an error.
@@ -73,11 +73,7 @@ impl Namespace {
         &self,
         change: impl FnOnce(&mut Policy) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut policy = self.policy.write();
-        let mut updated = *policy;
-        change(&mut updated)?;
-        *policy = updated;
-        Ok(())
+        self.policy.update(change)
     }
 
     /// The namespace's sessions.
@@ -157,7 +153,7 @@ impl Store {
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
-            policy: RwLock::new(policy),
+            policy: SharedPolicy::new(policy),
             sessions: Sessions::new(
                 self.layout.shards,
                 self.hub.clone(),
