@@ -106,7 +106,7 @@ impl SharedPolicy {
             let before = self.sequence.load(Ordering::Acquire);
             let words = self.fields.each_ref().map(|f| f.load(Ordering::Relaxed));
             fence(Ordering::Acquire);
-            if before % 2 == 0 && self.sequence.load(Ordering::Relaxed) == before {
+            if before.is_multiple_of(2) && self.sequence.load(Ordering::Relaxed) == before {
                 return Policy::from_words(words);
             }
             std::hint::spin_loop();
