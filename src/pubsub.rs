@@ -148,6 +148,11 @@ impl Hub {
         removed
     }
 
+    /// Whether nobody subscribes to any channel or pattern (publishing would reach no one).
+    pub fn is_idle(&self) -> bool {
+        self.total.load(Ordering::Relaxed) == 0
+    }
+
     /// Delivers `payload` to every subscriber of `channel` in the namespace, directly or by
     /// pattern; returns how many received it.
     pub fn publish(&self, namespace: u32, channel: &[u8], payload: &[u8]) -> usize {

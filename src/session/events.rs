@@ -53,13 +53,18 @@ impl SessionEvents {
         }
     }
 
-    /// Publishes `event` with `payload`.
-    pub fn publish(&self, event: Event, payload: &[u8]) {
+    /// Publishes `event` with the payload `payload` makes; it is only made when someone
+    /// subscribes to anything at all.
+    pub fn publish(&self, event: Event, payload: impl FnOnce() -> Vec<u8>) {
+        if self.hub.is_idle() {
+            return;
+        }
+        let payload = payload();
         let index = EVENTS
             .iter()
             .position(|(e, _)| *e == event)
             .unwrap_or_default();
         self.hub
-            .publish(self.namespace, &self.channels[index], payload);
+            .publish(self.namespace, &self.channels[index], &payload);
     }
 }

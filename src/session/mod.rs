@@ -217,7 +217,7 @@ impl Sessions {
                     EndReason::Expired => Event::Expired,
                     EndReason::Evicted => Event::Evicted,
                 };
-                self.events.publish(event, &id.text());
+                self.events.publish(event, || id.text().to_vec());
                 if !user.is_empty() {
                     self.note_stale(&user);
                 }
@@ -293,30 +293,37 @@ impl Sessions {
             version: 1,
         };
         let record = Record::new(&new, request.fields.iter().copied());
-        self.admit(record, policy, now)?;
-        self.events.publish(Event::Created, &new.id.text());
+        self.admit(record, request.user, policy, now)?;
+        self.events
+            .publish(Event::Created, || new.id.text().to_vec());
         Ok(new.id)
     }
 
-    /// Adds a new active record for its user, making room under the cap first.
-    fn admit(&self, record: Record, policy: &Policy, now: u64) -> Result<(), SessionError> {
+    /// Adds a new active record for `user` (its owner), making room under the cap first.
+    fn admit(
+        &self,
+        record: Record,
+        user: &[u8],
+        policy: &Policy,
+        now: u64,
+    ) -> Result<(), SessionError> {
         let id = record.id();
-        let user: Box<[u8]> = record.user().into();
         if user.is_empty() {
             self.insert(record, false);
             return Ok(());
         }
         let mut released = Vec::new();
         let outcome = {
-            let mut users = self.users.lock(&user);
-            let entry = users.entry(&user);
+            let mut users = self.users.lock(user);
+            let entry = users.entry(user);
             let outcome = self.make_room(entry, policy, now, &mut released);
             self.account(&released);
             if outcome.is_ok() {
                 self.insert(record, false);
                 entry.push(id);
+            } else {
+                users.remove_if_empty(user);
             }
-            users.remove_if_empty(&user);
             outcome
         };
         self.announce(released);
@@ -465,7 +472,7 @@ impl Sessions {
         moved?;
         self.stats.rotated();
         self.events
-            .publish(Event::Rotated, &pair_payload(id, &new_id));
+            .publish(Event::Rotated, || pair_payload(id, &new_id));
         Some(new_id)
     }
 
@@ -538,7 +545,7 @@ impl Sessions {
             return Ok(None);
         }
         self.events
-            .publish(Event::Recovered, &pair_payload(id, &new_id));
+            .publish(Event::Recovered, || pair_payload(id, &new_id));
         Ok(Some(new_id))
     }
 

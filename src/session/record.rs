@@ -360,28 +360,46 @@ impl Clone for Fields<'_> {
     }
 }
 
+/// Up to this many fields, names are found by a linear scan; past it, through a hash map.
+const LINEAR_FIELDS: usize = 16;
+
 /// Applies `changes` in order to `base`: a set replaces a field in place or appends it, a
-/// removal drops it. Costs one hash lookup per change, whatever the number of fields.
+/// removal drops it. Small sessions are scanned; large ones cost one hash lookup per change.
 fn merge<'a>(
     base: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     changes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
 ) -> Vec<(&'a [u8], &'a [u8])> {
     let mut pairs: Vec<Option<(&[u8], &[u8])>> = base.map(Some).collect();
-    let mut positions: HashMap<&[u8], usize, RandomState> = pairs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, pair)| pair.map(|(name, _)| (name, i)))
-        .collect();
+    let mut positions: Option<HashMap<&[u8], usize, RandomState>> = None;
     for (name, value) in changes {
-        match (positions.get(name).copied(), value) {
+        if positions.is_none() && pairs.len() > LINEAR_FIELDS {
+            positions = Some(
+                pairs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, pair)| pair.map(|(name, _)| (name, i)))
+                    .collect(),
+            );
+        }
+        let found = match &positions {
+            Some(positions) => positions.get(name).copied(),
+            None => pairs
+                .iter()
+                .position(|pair| pair.is_some_and(|(n, _)| n == name)),
+        };
+        match (found, value) {
             (Some(i), Some(value)) => pairs[i] = Some((name, value)),
             (None, Some(value)) => {
-                positions.insert(name, pairs.len());
+                if let Some(positions) = positions.as_mut() {
+                    positions.insert(name, pairs.len());
+                }
                 pairs.push(Some((name, value)));
             }
             (Some(i), None) => {
                 pairs[i] = None;
-                positions.remove(name);
+                if let Some(positions) = positions.as_mut() {
+                    positions.remove(name);
+                }
             }
             (None, None) => {}
         }
@@ -486,6 +504,28 @@ mod tests {
         );
         assert_eq!(changed.user(), b"alice");
         assert_eq!(changed.id(), record.id());
+    }
+
+    #[test]
+    fn many_fields_merge_like_few() {
+        let names: Vec<Vec<u8>> = (0..100).map(|i| format!("f{i}").into_bytes()).collect();
+        let fields: Vec<(&[u8], &[u8])> = names
+            .iter()
+            .map(|n| (n.as_slice(), &b"v"[..]))
+            .chain([(&b"f3"[..], &b"last"[..])])
+            .collect();
+        let record = sample(&fields);
+        assert_eq!(record.fields().count(), 100);
+        assert_eq!(record.field(b"f3"), Some(&b"last"[..]));
+        let changed = record.with_changes([
+            (&b"f99"[..], None),
+            (&b"new"[..], Some(&b"x"[..])),
+            (&b"f0"[..], Some(&b"y"[..])),
+        ]);
+        assert_eq!(changed.fields().count(), 100);
+        assert_eq!(changed.fields().next(), Some((&b"f0"[..], &b"y"[..])));
+        assert_eq!(changed.fields().last(), Some((&b"new"[..], &b"x"[..])));
+        assert_eq!(changed.field(b"f99"), None);
     }
 
     #[test]
