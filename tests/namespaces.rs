@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{RawClient, Server, escape, frame};
-use std::path::PathBuf;
+use common::{RawClient, Server, TempConf, escape, frame};
 
 const WRONGPASS: &[u8] = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
 const NOAUTH: &[u8] = b"-NOAUTH Authentication required.\r\n";
@@ -551,30 +550,6 @@ fn help_and_unknown_subcommands() {
         &["SESSION.NAMESPACE", "USE"],
         "-ERR wrong number of arguments for 'session.namespace|use' command\r\n",
     );
-}
-
-/// A config file in the temporary directory, removed on drop.
-struct TempConf {
-    path: PathBuf,
-}
-
-impl TempConf {
-    fn new(contents: &str) -> TempConf {
-        let path =
-            std::env::temp_dir().join(format!("sessiond-namespaces-{}.conf", std::process::id()));
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
-        TempConf { path }
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("temp path is UTF-8")
-    }
-}
-
-impl Drop for TempConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 #[test]

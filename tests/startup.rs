@@ -4,38 +4,9 @@
 
 mod common;
 
-use common::{Server, StartError, escape, frame, vm_rss_kb};
-use std::path::{Path, PathBuf};
+use common::{Server, StartError, TempConf, escape, frame, vm_rss_kb};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A config file in the temporary directory, removed on drop.
-struct TempConf {
-    path: PathBuf,
-}
-
-impl TempConf {
-    fn new(contents: &str) -> TempConf {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "sessiond-startup-{}-{}.conf",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
-        TempConf { path }
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("temp path is UTF-8")
-    }
-}
-
-impl Drop for TempConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 /// Starts sessiond with `args`, expecting it to exit with an error; returns what it printed.
 fn start_failure(args: &[&str]) -> String {

@@ -18,7 +18,9 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -810,4 +812,34 @@ pub fn vm_rss_kb(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no VmRSS line in /proc/{pid}/status:\n{status}"))
+}
+
+/// A config file in the temporary directory, removed on drop.
+pub struct TempConf {
+    path: PathBuf,
+}
+
+impl TempConf {
+    /// Writes `contents` to a fresh file.
+    pub fn new(contents: &str) -> TempConf {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "sessiond-test-{}-{}.conf",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
+        TempConf { path }
+    }
+
+    /// The path, as a command-line argument.
+    pub fn arg(&self) -> &str {
+        self.path.to_str().expect("temp path is UTF-8")
+    }
+}
+
+impl Drop for TempConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
