@@ -269,13 +269,6 @@ impl Sessions {
         policy: &Policy,
         now: u64,
     ) -> Result<SessionId, SessionError> {
-        let size: usize = dedup_size(request.fields);
-        if size as u64 > policy.max_session_bytes {
-            return Err(SessionError::TooLarge {
-                size,
-                max: policy.max_session_bytes,
-            });
-        }
         let idle_s = request.idle_s.unwrap_or(policy.idle_timeout_ms / 1000);
         let absolute_ms = request
             .absolute_s
@@ -293,6 +286,13 @@ impl Sessions {
             version: 1,
         };
         let record = Record::new(&new, request.fields.iter().copied());
+        let size = record.data_bytes();
+        if size as u64 > policy.max_session_bytes {
+            return Err(SessionError::TooLarge {
+                size,
+                max: policy.max_session_bytes,
+            });
+        }
         self.admit(record, request.user, policy, now)?;
         self.events
             .publish(Event::Created, || new.id.text().to_vec());
@@ -694,16 +694,6 @@ fn reborn_from(ended: &Record, new_id: SessionId, user: &[u8], now: u64) -> Reco
     });
     reborn.set_last_access(now);
     reborn
-}
-
-/// Total bytes of names and values, a repeated name counting once with its last value.
-fn dedup_size(fields: &[(&[u8], &[u8])]) -> usize {
-    fields
-        .iter()
-        .enumerate()
-        .filter(|(i, (name, _))| !fields[i + 1..].iter().any(|(n, _)| n == name))
-        .map(|(_, (name, value))| name.len() + value.len())
-        .sum()
 }
 
 /// `OLD NEW`, the payload of the rotated and recovered events.
