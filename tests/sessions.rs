@@ -381,6 +381,29 @@ fn create_anonymous_sessions_have_no_cap() {
     assert_eq!(stats["evicted_total"], 0);
 }
 
+/// A session with tens of thousands of fields is built, read and changed like a small one
+/// (field names are merged through a hash map past a few, never by a quadratic scan).
+#[test]
+fn sessions_with_many_fields_work() {
+    let server = start(&[]);
+    let mut client = Client::new(&server);
+    let names: Vec<String> = (0..20_000).map(|i| format!("field{i}")).collect();
+    let mut args = vec!["u", "DATA"];
+    for name in &names {
+        args.extend([name.as_str(), "v"]);
+    }
+    args.extend(["field7", "last"]);
+    let id = client.create(&args);
+    assert_eq!(client.call(&["SESSION.GET", &id]).items.len(), 40_000);
+    assert_eq!(
+        client.int(&["SESSION.SET", &id, "field19999", "x", "new", "y"]),
+        2
+    );
+    let reply = client.call(&["SESSION.GET", &id, "field7", "field19999", "new"]);
+    let values: Vec<String> = reply.items.iter().map(Frame::text).collect();
+    assert_eq!(values, ["last", "x", "y"]);
+}
+
 /// Data over `max-session-bytes` (names plus values, a repeated name once) is refused and
 /// nothing is created; exactly the limit is fine.
 #[test]
