@@ -5,6 +5,7 @@
 //! written between batches, encoded in the client's protocol version.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +19,8 @@ use crate::pubsub::{Delivery, Message};
 use crate::store::now_ms;
 
 const READ_BUFFER: usize = 16 * 1024;
+/// How long a closing connection keeps discarding what the peer still sends.
+const LINGER: Duration = Duration::from_millis(250);
 
 /// Serves one client until it disconnects, quits or is killed (CLIENT KILL, or the idle sweep
 /// in [`super::close_idle_clients`]).
@@ -38,10 +41,32 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         input: BytesMut::with_capacity(READ_BUFFER),
         output: BytesMut::with_capacity(READ_BUFFER),
     };
-    let _ = connection
+    let outcome = connection
         .run(&state, &mut socket, &mut client, &mut inbox)
         .await;
     state.forget_client(&mut client);
+    if outcome.is_ok() {
+        close_gracefully(&mut socket).await;
+    }
+}
+
+/// Ends a connection so that the peer reads every reply first. Closing a socket with unread
+/// input resets it, and a reset discards what the peer has not read yet, such as the error
+/// reply to an oversized request it is still sending; so the write side is shut first and
+/// the peer's remaining input is read and dropped for up to [`LINGER`].
+async fn close_gracefully(socket: &mut TcpStream) {
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 8192];
+    let drain = async {
+        while let Ok(read) = socket.read(&mut sink).await {
+            if read == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 struct Connection {
