@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the request hot path: RESP parsing, dispatch through the command
-//! table into a shard, reply encoding, and the shard lookup on its own.
+//! table into a shard, reply encoding, the shard lookup on its own, and the session
+//! operations (create, get, touch) below the protocol.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use sessiond::command::{self, Context};
 use sessiond::config::Config;
 use sessiond::protocol::{Protocol, RequestParser};
 use sessiond::server::{ClientState, ServerState};
+use sessiond::session::{CreateRequest, SessionId};
 use sessiond::store::{Value, now_ms};
 
 const SET_REQUEST: &[u8] = b"*3\r\n$3\r\nSET\r\n$10\r\nkey:000042\r\n$3\r\nxyz\r\n";
@@ -97,5 +99,53 @@ fn benchmarks(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, benchmarks);
+/// The four fields of a session-shaped record (114 bytes), as in `benches/memory.sh`.
+const SESSION_FIELDS: &[(&[u8], &[u8])] = &[
+    (b"user_id", b"42"),
+    (b"csrf", b"0123456789abcdef0123456789abcdef"),
+    (b"created_at", b"1732352400"),
+    (b"last_path", b"/account/orders/2026/11?page=3&sort=desc"),
+];
+
+fn session_benchmarks(c: &mut Criterion) {
+    let (_state, client) = server_and_client();
+    let namespace = client.namespace();
+    let (sessions, policy) = (namespace.sessions(), namespace.policy());
+    let now = now_ms();
+    let request = |user: &'static [u8]| CreateRequest {
+        user,
+        idle_s: None,
+        absolute_s: None,
+        fields: SESSION_FIELDS,
+    };
+    let ids: Vec<SessionId> = (0..100_000)
+        .map(|_| {
+            sessions
+                .create(&request(b"someone"), &policy, now)
+                .expect("no cap, small data")
+        })
+        .collect();
+
+    c.bench_function("session_create", |b| {
+        b.iter(|| black_box(sessions.create(&request(b"bench"), &policy, now_ms())))
+    });
+    c.bench_function("session_get_all_fields_100k", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 7919) % ids.len();
+            black_box(sessions.read(&ids[i], true, &policy, now_ms(), |record| {
+                record.fields().count()
+            }))
+        })
+    });
+    c.bench_function("session_touch_100k", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 7919) % ids.len();
+            black_box(sessions.read(&ids[i], true, &policy, now_ms(), |record| record.deadline()))
+        })
+    });
+}
+
+criterion_group!(benches, benchmarks, session_benchmarks);
 criterion_main!(benches);
