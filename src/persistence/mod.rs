@@ -16,8 +16,10 @@
 //! - [`codec`]: one record's bytes (the only module that knows bincode).
 //! - [`file`]: a file's header; [`AofReader`] walks its records and classifies its end.
 //! - [`manifest`]: the list of files; parsed, written atomically.
+//! - [`check`]: `sessiond check-aof`.
 //! - [`error`]: [`AofError`], the area's error type.
 
+pub mod check;
 pub mod codec;
 pub mod effect;
 pub mod error;
