@@ -14,7 +14,7 @@
 //!
 //! - [`effect`]: what a record says.
 //! - [`codec`]: one record's bytes (the only module that knows bincode).
-//! - [`file`]: a file's header; [`AofReader`] walks its records and classifies its end.
+//! - [`file`](mod@file): a file's header; [`AofReader`] walks its records and classifies its end.
 //! - [`manifest`]: the list of files; parsed, written atomically.
 //! - [`check`]: `sessiond check-aof`.
 //! - [`error`]: [`AofError`], the area's error type.
