@@ -1,14 +1,25 @@
-//! The `sessiond` binary: parses the command line and configuration, then serves.
+//! The `sessiond` binary: parses the command line and configuration, then serves; or runs
+//! an operator subcommand (`check-aof`) named by the first argument.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use sessiond::config::{Config, LogLevel};
 
+/// What `sessiond --help` says about the subcommands, which are dispatched before clap sees
+/// the serving command line (a config file name may be any word).
+const SUBCOMMANDS_HELP: &str = "\
+Subcommands:
+  sessiond check-aof [--fix] DIR_OR_FILE
+          Verify an append-only file (a directory with its manifest, or one file): every
+          header, record and checksum. --fix truncates a torn tail of the last file.";
+
 /// sessiond: a session store that speaks the Redis protocol.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_help = SUBCOMMANDS_HELP)]
 struct Cli {
     /// An optional config file (redis.conf syntax), then `--directive value ...` overrides.
     #[arg(
@@ -19,8 +30,41 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// Verify an append-only file: every header, record and checksum. Exits 0 when it is valid.
+#[derive(Parser, Debug)]
+#[command(name = "check-aof", bin_name = "sessiond check-aof", version)]
+struct CheckAof {
+    /// Truncate a torn tail of the last file (never corruption elsewhere).
+    #[arg(long)]
+    fix: bool,
+    /// The AOF directory (read through its manifest) or a single AOF file.
+    #[arg(value_name = "DIR_OR_FILE")]
+    target: PathBuf,
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|arg| arg.to_str()) {
+        Some("check-aof") => check_aof(CheckAof::parse_from(&args[1..])),
+        _ => serve(Cli::parse_from(args)),
+    }
+}
+
+/// Runs `check-aof`: exit 0 when the AOF is valid (after a fix, if one was asked for).
+fn check_aof(cli: CheckAof) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match sessiond::persistence::check::run(&cli.target, cli.fix, &mut out) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("sessiond check-aof: cannot write the report: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves with the configuration from the command line.
+fn serve(cli: Cli) -> ExitCode {
     let config = match Config::from_args(&cli.args) {
         Ok(config) => config,
         Err(error) => {
