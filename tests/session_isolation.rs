@@ -10,22 +10,12 @@
 
 mod common;
 
-use common::{Frame, RawClient, Server, escape, frame};
+use common::{Frame, RawClient, SESSION_EVENTS, Server, escape, frame};
 
 /// `alice` may use shop, `bob` blog, `root` every namespace.
 const USERS: &[&str] = &[
     "--user", "alice", "pw-a", "shop", "--user", "bob", "pw-b", "blog", "--user", "root",
     "pw-root", "*",
-];
-
-/// Every session event, as in `__session@NAMESPACE__:EVENT`.
-const EVENTS: [&str; 6] = [
-    "created",
-    "ended",
-    "expired",
-    "evicted",
-    "rotated",
-    "recovered",
 ];
 
 /// A server with [`USERS`] and `extra` flags.
@@ -159,7 +149,10 @@ fn subscribe(client: &mut RawClient, command: &str, topics: &[String]) {
 
 /// Subscribes `client` to every session event channel of `namespace`.
 fn subscribe_events(client: &mut RawClient, namespace: &str) {
-    let channels: Vec<String> = EVENTS.iter().map(|e| channel(namespace, e)).collect();
+    let channels: Vec<String> = SESSION_EVENTS
+        .iter()
+        .map(|e| channel(namespace, e))
+        .collect();
     subscribe(client, "SUBSCRIBE", &channels);
 }
 

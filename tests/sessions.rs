@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Frame, RawClient, Server, escape, frame};
+use common::{Frame, RawClient, SESSION_EVENTS, Server, escape, frame};
 
 /// Latest acceptable arrival of an expiry event after its deadline (debug build, busy box).
 const LATENESS: Duration = Duration::from_millis(300);
@@ -1574,17 +1574,7 @@ fn expired_sessions_free_their_place_under_the_cap() {
 fn lifecycle_events() {
     let server = start(&["max-sessions-per-user", "1"]);
     let mut client = Client::new(&server);
-    let events = subscribe(
-        &server,
-        &[
-            "created",
-            "ended",
-            "expired",
-            "evicted",
-            "rotated",
-            "recovered",
-        ],
-    );
+    let events = subscribe(&server, &SESSION_EVENTS);
     let a = client.create(&["u"]);
     events.expect("created", &a, PROMPTLY);
     let b = client.create(&["u"]);

@@ -843,3 +843,13 @@ impl Drop for TempConf {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+/// Every session event, as in `__session@NAMESPACE__:EVENT`.
+pub const SESSION_EVENTS: [&str; 6] = [
+    "created",
+    "ended",
+    "expired",
+    "evicted",
+    "rotated",
+    "recovered",
+];
