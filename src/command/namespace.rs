@@ -8,7 +8,6 @@ use super::args;
 use super::{CommandError, CommandResult, Context};
 use crate::config::{InvalidValue, check_namespace_name};
 use crate::protocol::Reply;
-use crate::server::NamespaceError;
 use crate::session::Policy;
 use crate::store::Namespace;
 
@@ -33,11 +32,7 @@ pub fn create(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 /// SESSION.NAMESPACE CONFIG name option value [option value ...]: all options or none.
 pub fn config(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let name = name_arg(args[2])?;
-    let namespace = ctx
-        .server
-        .store
-        .namespace(name)
-        .ok_or_else(|| NamespaceError::NoSuch(name.into()))?;
+    let namespace = ctx.server.namespace_named(name)?;
     namespace.update_policy(|policy| apply_options(policy, &args[3..]))?;
     Ok(Reply::Ok)
 }
@@ -52,11 +47,7 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
     let name = name_arg(name)?;
     check_permitted(ctx, name)?;
-    let namespace = ctx
-        .server
-        .store
-        .namespace(name)
-        .ok_or_else(|| NamespaceError::NoSuch(name.into()))?;
+    let namespace = ctx.server.namespace_named(name)?;
     Ok(describe(&namespace))
 }
 

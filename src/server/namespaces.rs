@@ -59,6 +59,13 @@ pub fn declare_namespaces(store: &Store, config: &Config) {
 }
 
 impl ServerState {
+    /// The namespace called `name`.
+    pub fn namespace_named(&self, name: &str) -> Result<Arc<Namespace>, NamespaceError> {
+        self.store
+            .namespace(name)
+            .ok_or_else(|| NamespaceError::NoSuch(name.into()))
+    }
+
     /// Creates namespace `name` with `policy`.
     pub fn create_namespace(
         &self,
@@ -79,11 +86,7 @@ impl ServerState {
         name: &str,
     ) -> Result<(), NamespaceError> {
         let _serialised = self.namespace_changes.lock();
-        let namespace = self
-            .store
-            .namespace(name)
-            .ok_or_else(|| NamespaceError::NoSuch(name.into()))?;
-        client.enter(namespace)
+        client.enter(self.namespace_named(name)?)
     }
 
     /// Drops namespace `name` and its data, disconnecting the other connections inside it;

@@ -234,28 +234,27 @@ impl Sessions {
                 return;
             };
             if entry.note_stale() {
-                self.retain_active(entry, u64::MAX, 0, &mut released);
+                self.retain_active(entry, None, &mut released);
                 users.remove_if_empty(user);
             }
         }
         self.settle(released);
     }
 
-    /// Drops the ids of `entry` that are no longer active. `now` and `window_ms` apply the
-    /// clock to each (`u64::MAX` skips the clock: only sessions already ended go).
+    /// Drops the ids of `entry` that are no longer active. With `clock` (now, recovery
+    /// window) each session is first brought up to date with the time; without it only
+    /// sessions already ended go.
     fn retain_active(
         &self,
         entry: &mut UserSessions,
-        now: u64,
-        window_ms: u64,
+        clock: Option<(u64, u64)>,
         released: &mut Vec<Released>,
     ) {
         entry.retain(|id| {
             let mut shard = self.lock(id);
-            let active = if now == u64::MAX {
-                shard.is_active(id)
-            } else {
-                shard.active(id, now, window_ms).is_some()
+            let active = match clock {
+                Some((now, window_ms)) => shard.active(id, now, window_ms).is_some(),
+                None => shard.is_active(id),
             };
             released.extend(shard.take_released());
             active
@@ -349,7 +348,7 @@ impl Sessions {
         if cap == 0 || (entry.len() as u64) < cap {
             return Ok(());
         }
-        self.retain_active(entry, now, policy.recovery_window_ms, released);
+        self.retain_active(entry, Some((now, policy.recovery_window_ms)), released);
         while entry.len() as u64 >= cap {
             if policy.on_limit == OnLimit::Reject {
                 return Err(SessionError::Limit(cap));
@@ -452,15 +451,8 @@ impl Sessions {
             let record = old.take_active(id, now, window);
             released.extend(old.take_released());
             drop(old);
-            record.map(|record| {
-                let mut moved = record.reborn(&NewSession {
-                    id: new_id,
-                    user: &user,
-                    created_at: record.created_at(),
-                    idle_timeout_s: timeout_seconds(record.idle_timeout_ms().unwrap_or(0) / 1000),
-                    absolute_deadline: record.absolute_deadline().unwrap_or(0),
-                    version: record.version(),
-                });
+            record.map(|mut moved| {
+                moved.set_id(new_id);
                 moved.set_last_access(now);
                 self.lock(&new_id).insert(moved);
                 if let Some(entry) = users.as_mut().and_then(|u| u.get(&user)) {
@@ -605,7 +597,7 @@ impl Sessions {
             let Some(entry) = users.get(user) else {
                 return R::default();
             };
-            self.retain_active(entry, now, policy.recovery_window_ms, &mut released);
+            self.retain_active(entry, Some((now, policy.recovery_window_ms)), &mut released);
             let result = f(self, entry, &mut released);
             users.remove_if_empty(user);
             result
@@ -684,16 +676,15 @@ fn reborn_from(ended: &Record, new_id: SessionId, user: &[u8], now: u64) -> Reco
     let lifetime = ended
         .absolute_deadline()
         .map_or(0, |deadline| deadline.saturating_sub(ended.created_at()));
-    let mut reborn = ended.reborn(&NewSession {
+    let session = NewSession {
         id: new_id,
         user,
         created_at: now,
         idle_timeout_s: timeout_seconds(ended.idle_timeout_ms().unwrap_or(0) / 1000),
         absolute_deadline: if lifetime == 0 { 0 } else { now + lifetime },
         version: ended.version(),
-    });
-    reborn.set_last_access(now);
-    reborn
+    };
+    Record::new(&session, ended.fields())
 }
 
 /// `OLD NEW`, the payload of the rotated and recovered events.

@@ -148,6 +148,11 @@ impl Record {
         SessionId::from_bytes(id)
     }
 
+    /// Gives the session a new id (ROTATE), keeping everything else.
+    pub fn set_id(&mut self, id: SessionId) {
+        self.0[ID..ID + 16].copy_from_slice(id.bytes());
+    }
+
     /// Whether the record is the session `id` (without decoding it).
     pub fn has_id(&self, id: &SessionId) -> bool {
         self.0[ID..ID + 16] == id.bytes()[..]
@@ -282,18 +287,6 @@ impl Record {
         let mut record = Record(bytes.into_boxed_slice());
         record.set_timer(None);
         record
-    }
-
-    /// The same user, data and version under a new id, active again.
-    pub fn reborn(&self, session: &NewSession) -> Record {
-        let mut record = Record::new(session, self.fields());
-        record.put_u64(VERSION, session.version);
-        record
-    }
-
-    /// Bytes the record occupies in memory (its allocation), for `SESSION.INFO`'s size.
-    pub fn allocated_bytes(&self) -> usize {
-        self.0.len()
     }
 
     fn header_len(&self) -> usize {
@@ -544,15 +537,19 @@ mod tests {
         assert_eq!(ended.field(b"k"), Some(&b"v"[..]));
         assert_eq!(ended.user(), b"alice");
         assert_eq!(ended.version(), record.version());
-        let reborn = ended.reborn(&NewSession {
-            id: SessionId::generate(),
-            user: ended.user(),
-            created_at: 6_000,
-            idle_timeout_s: 0,
-            absolute_deadline: 0,
-            version: ended.version(),
-        });
+        let reborn = Record::new(
+            &NewSession {
+                id: SessionId::generate(),
+                user: ended.user(),
+                created_at: 6_000,
+                idle_timeout_s: 0,
+                absolute_deadline: 0,
+                version: ended.version(),
+            },
+            ended.fields(),
+        );
         assert!(reborn.is_active());
+        assert_eq!(reborn.version(), ended.version());
         assert_eq!(reborn.deadline(), None);
         assert_eq!(reborn.field(b"k"), Some(&b"v"[..]));
     }
