@@ -39,7 +39,7 @@ pub fn touch(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut shards = ctx.db().lock_many(keys.iter().copied());
     let touched = keys
         .iter()
-        .filter(|key| shards.shard(key).get_mut(key, ctx.now).is_some())
+        .filter(|key| shards.shard(key).get(key, ctx.now).is_some())
         .count();
     Ok(Reply::Int(touched as i64))
 }
@@ -380,26 +380,17 @@ fn flush_mode(args: &[&[u8]]) -> Result<(), CommandError> {
     }
 }
 
-fn flush(db: &Database, now: u64) {
-    for mut shard in db.lock_all() {
-        shard.clear(now);
-        shard.publish_next_due();
-    }
-}
-
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     flush_mode(&args[1..])?;
-    flush(ctx.db(), ctx.now);
+    ctx.db().flush(ctx.now);
     Ok(Reply::Ok)
 }
 
 /// FLUSHALL [ASYNC|SYNC]: every database of the client's namespace.
 pub fn flushall(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     flush_mode(&args[1..])?;
-    for db in ctx.client.namespace().databases() {
-        flush(db, ctx.now);
-    }
+    ctx.client.namespace().flush_all(ctx.now);
     Ok(Reply::Ok)
 }
 
@@ -509,6 +500,7 @@ pub fn move_key(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         return Ok(Reply::Int(0));
     };
     to.insert_entry(owned, entry, ctx.now);
+    ShardGuard::journal_together(&mut [&mut from, &mut to]);
     drop((from, to));
     source.notify(EventClass::Generic, "move_from", key);
     target.notify(EventClass::Generic, "move_to", key);
@@ -530,13 +522,7 @@ pub fn swapdb(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         return Ok(Reply::Ok);
     }
     let (low, high) = if first < second { (a, b) } else { (b, a) };
-    let low_shards = low.lock_all();
-    let high_shards = high.lock_all();
-    for (mut x, mut y) in low_shards.into_iter().zip(high_shards) {
-        std::mem::swap(&mut *x, &mut *y);
-        x.publish_next_due();
-        y.publish_next_due();
-    }
+    low.swap_with(high);
     Ok(Reply::Ok)
 }
 

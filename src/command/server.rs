@@ -2,12 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use super::{args, session};
+use crate::persistence::RewriteError;
 use crate::protocol::Reply;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
@@ -165,18 +167,64 @@ fn info_memory(ctx: &Context) -> String {
     )
 }
 
-fn info_persistence(_ctx: &Context) -> String {
-    section(
-        "Persistence",
-        &[
-            ("loading", "0".into()),
-            ("async_loading", "0".into()),
-            ("rdb_changes_since_last_save", "0".into()),
-            ("rdb_bgsave_in_progress", "0".into()),
-            ("aof_enabled", "0".into()),
-            ("aof_rewrite_in_progress", "0".into()),
-        ],
-    )
+fn info_persistence(ctx: &Context) -> String {
+    let journal = ctx.server.store.journal();
+    let stats = &journal.stats;
+    let load = |value: &std::sync::atomic::AtomicU64| value.load(Ordering::Relaxed);
+    let enabled = journal.is_active();
+    let rewrite_started = load(&stats.rewrite_started_at);
+    let current_rewrite_s = if rewrite_started == 0 {
+        -1
+    } else {
+        (ctx.now.saturating_sub(rewrite_started) / 1000) as i64
+    };
+    let last_rewrite_s =
+        if load(&stats.rewrites) == 0 && !stats.last_rewrite_failed.load(Ordering::Relaxed) {
+            -1
+        } else {
+            (load(&stats.last_rewrite_ms) / 1000) as i64
+        };
+    let status = |failed: bool| if failed { "err" } else { "ok" };
+    let mut fields = vec![
+        ("loading", "0".into()),
+        ("async_loading", "0".into()),
+        ("rdb_changes_since_last_save", "0".into()),
+        ("rdb_bgsave_in_progress", "0".into()),
+        ("rdb_last_bgsave_status", "ok".into()),
+        ("aof_enabled", u8::from(enabled).to_string()),
+        (
+            "aof_rewrite_in_progress",
+            u8::from(journal.is_rewriting()).to_string(),
+        ),
+        ("aof_rewrite_scheduled", "0".into()),
+        ("aof_last_rewrite_time_sec", last_rewrite_s.to_string()),
+        (
+            "aof_current_rewrite_time_sec",
+            current_rewrite_s.to_string(),
+        ),
+        (
+            "aof_last_bgrewrite_status",
+            status(stats.last_rewrite_failed.load(Ordering::Relaxed)).into(),
+        ),
+        ("aof_rewrites", load(&stats.rewrites).to_string()),
+        // A failed write stops the server, so a running one has written every record.
+        ("aof_last_write_status", "ok".into()),
+    ];
+    if enabled {
+        fields.extend([
+            ("aof_current_size", load(&stats.current_size).to_string()),
+            ("aof_base_size", load(&stats.base_size).to_string()),
+            ("aof_pending_rewrite", "0".into()),
+            ("aof_buffer_length", journal.buffered().to_string()),
+            ("aof_fsync", journal.fsync().as_str().into()),
+            ("aof_last_fsync_ms", load(&stats.last_fsync_ms).to_string()),
+            (
+                "aof_last_fsync_time",
+                (load(&stats.last_fsync_at) / 1000).to_string(),
+            ),
+        ]);
+    }
+    section("Persistence", &fields)
 }
 
 fn info_stats(ctx: &Context) -> String {
@@ -291,10 +339,22 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .map(|pair| (pair[0].as_str(), pair[1].as_str()))
         .collect();
     let mut config = ctx.server.config.write();
+    let was_appendonly = config.appendonly;
     config
         .set_many(&pairs)
         .map_err(|error| CommandError::Coded(error.to_string()))?;
     ctx.server.live.refresh(&config);
+    crate::server::persistence::apply_settings(&ctx.server.store, &config);
+    if config.appendonly != was_appendonly {
+        let turned =
+            crate::server::persistence::set_appendonly(ctx.server, config.appendonly, config.hz);
+        if let Err(error) = turned {
+            config.appendonly = was_appendonly;
+            return Err(CommandError::err(format!(
+                "cannot change appendonly: {error}"
+            )));
+        }
+    }
     ctx.server
         .hub
         .set_notify_flags(config.notify_keyspace_events);
@@ -398,6 +458,19 @@ pub fn time(_ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 pub fn lastsave(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     let uptime = ctx.server.started.elapsed().as_secs();
     Ok(Reply::Int((ctx.now / 1000).saturating_sub(uptime) as i64))
+}
+
+/// BGREWRITEAOF: compacts the AOF in the background.
+pub fn bgrewriteaof(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    match crate::persistence::rewrite::start(ctx.server.store.clone()) {
+        Ok(()) => Ok(Reply::Status(
+            "Background append only file rewriting started".into(),
+        )),
+        Err(RewriteError::Disabled) => Err(CommandError::err(
+            "the AOF is off (appendonly no); BGREWRITEAOF has nothing to rewrite",
+        )),
+        Err(error) => Err(CommandError::err(error.to_string())),
+    }
 }
 
 /// DEBUG SLEEP seconds: delays this connection's reply (for tests).

@@ -374,6 +374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     container("command", -1, server::command_all, COMMAND),
     cmd("time", 1, CONN_FAST, NO_KEYS, server::time),
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
+    cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
     container("debug", -2, server::help, DEBUG),
     // pub/sub
     cmd("subscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::subscribe),

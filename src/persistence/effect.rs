@@ -115,6 +115,9 @@ pub enum Effect {
         /// The session id.
         id: [u8; 16],
     },
+    /// Several effects of one command (RENAME, MOVE, MSET, an expiry sweep of a shard, a
+    /// transaction) in one record, so a crash keeps all of them or none.
+    Batch(Vec<Effect>),
 }
 
 /// A key's whole value, one variant per Redis type.

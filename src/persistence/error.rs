@@ -56,6 +56,48 @@ pub enum AofError {
     /// The encoder refused an effect (a bug: every [`super::Effect`] is encodable).
     #[error("cannot encode record: {0}")]
     Encode(String),
+    /// Bytes that are not valid records where the loader may not truncate: anywhere but the
+    /// tail of the last file, or anything but a torn tail.
+    #[error("{path}: corrupt at offset {offset}: {what}; `sessiond check-aof` reports the details")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first bad byte.
+        offset: u64,
+        /// What is wrong there.
+        what: String,
+    },
+    /// The last file ends in a torn record and `aof-load-truncated` is `no`.
+    #[error(
+        "{path}: the last record, at offset {offset} ({bytes} bytes), is torn; start with \
+         `aof-load-truncated yes` or run `sessiond check-aof --fix` to truncate it"
+    )]
+    TornTail {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the torn record.
+        offset: u64,
+        /// Bytes from there to the end.
+        bytes: u64,
+    },
+    /// A valid record this build cannot apply (a value kind it does not have).
+    #[error("{path}: record at offset {offset}: {what} is not supported by this build")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the record.
+        offset: u64,
+        /// What it holds.
+        what: &'static str,
+    },
+    /// The directory holds AOF files with records but no manifest naming them.
+    #[error(
+        "{dir}: AOF files are present but appendonly.aof.manifest is missing; refusing to start over them"
+    )]
+    NoManifest {
+        /// The AOF directory.
+        dir: PathBuf,
+    },
 }
 
 /// What is wrong with a file's header.

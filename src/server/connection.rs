@@ -14,6 +14,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use super::{ClientState, ServerState};
 use crate::command::{self, Context};
+use crate::persistence::journal;
 use crate::protocol::{Protocol, Reply, RequestParser};
 use crate::pubsub::{Delivery, Message};
 use crate::store::now_ms;
@@ -40,6 +41,7 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         parser: RequestParser::new(state.live.proto_max_bulk_len()),
         input: BytesMut::with_capacity(READ_BUFFER),
         output: BytesMut::with_capacity(READ_BUFFER),
+        unpersisted: 0,
     };
     let outcome = connection
         .run(&state, &mut socket, &mut client, &mut inbox)
@@ -73,6 +75,9 @@ struct Connection {
     parser: RequestParser,
     input: BytesMut,
     output: BytesMut,
+    /// Journal position the replies in `output` wait for (0 = none): they leave only once
+    /// the effects of their commands are persisted as `appendfsync` promises.
+    unpersisted: u64,
 }
 
 impl Connection {
@@ -101,13 +106,23 @@ impl Connection {
                 }
             }
             if !self.output.is_empty() {
-                socket.write_all(&self.output).await?;
-                self.output.clear();
+                self.flush(state, socket).await?;
             }
             if client.wants_close() {
                 return Ok(());
             }
         }
+    }
+
+    /// Writes the replies gathered so far, once what they acknowledge is persisted.
+    async fn flush(&mut self, state: &ServerState, socket: &mut TcpStream) -> std::io::Result<()> {
+        let position = std::mem::take(&mut self.unpersisted);
+        if position > 0 {
+            state.store.journal().persist(position).await;
+        }
+        socket.write_all(&self.output).await?;
+        self.output.clear();
+        Ok(())
     }
 
     /// Runs every complete request in the input buffer, appending replies to the output.
@@ -140,10 +155,10 @@ impl Connection {
                 now: now_ms(),
             };
             let reply = command::execute(&mut ctx, &request.args.as_slices());
+            self.unpersisted = self.unpersisted.max(journal::take_last_append());
             executed += 1;
             if let Some(pause) = client.take_pause() {
-                socket.write_all(&self.output).await?;
-                self.output.clear();
+                self.flush(state, socket).await?;
                 tokio::time::sleep(pause).await;
             }
             // Messages this command published to the client itself precede its reply, as

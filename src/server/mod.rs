@@ -16,6 +16,7 @@
 pub mod client;
 pub mod connection;
 pub mod namespaces;
+pub mod persistence;
 pub mod stats;
 pub mod users;
 
@@ -34,6 +35,7 @@ pub use stats::Stats;
 pub use users::{User, Users};
 
 use crate::config::Config;
+use crate::persistence::Journal;
 use crate::pubsub::Hub;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 
@@ -87,6 +89,8 @@ pub struct ServerState {
     pub run_id: String,
     /// The TCP port actually listened on (differs from `port` when that was 0).
     pub tcp_port: AtomicU64,
+    /// The aof thread, while the AOF is on.
+    pub aof: Mutex<Option<persistence::AofThread>>,
 }
 
 impl ServerState {
@@ -98,7 +102,8 @@ impl ServerState {
             databases: config.databases,
             shards: config.shards,
         };
-        let store = Arc::new(Store::new(layout, hub.clone()));
+        let journal = Arc::new(Journal::new(&config.dir, config.appendfsync));
+        let store = Arc::new(Store::new(layout, hub.clone(), journal));
         namespaces::declare_namespaces(&store, &config);
         let users = Users::from_config(&config);
         let live = LiveSettings::default();
@@ -115,6 +120,7 @@ impl ServerState {
             started: Instant::now(),
             run_id: random_hex_id(),
             tcp_port: AtomicU64::new(0),
+            aof: Mutex::new(None),
         }
     }
 
@@ -188,11 +194,13 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-/// Runs the server until SIGINT or SIGTERM: binds, announces readiness, starts the expiry
-/// driver and serves every listener.
-pub async fn run(config: Config) -> std::io::Result<()> {
+/// Runs the server until SIGINT or SIGTERM: binds, loads the AOF, announces readiness,
+/// starts the expiry driver and serves every listener. On the signal it stops accepting and
+/// flushes and fsyncs the AOF before returning.
+pub async fn run(config: Config) -> Result<(), ServerError> {
     let listeners = bind(&config).await?;
     let state = Arc::new(ServerState::new(config));
+    persistence::start(&state)?;
     let driver = crate::store::expiry::spawn_driver(state.store.clone());
     let mut accepting = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -209,7 +217,19 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     accepting.abort_all();
     crate::store::expiry::stop(state.store.clock());
     let _ = driver.join();
+    persistence::stop(&state);
     Ok(())
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding or another socket operation failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The AOF could not be loaded or created.
+    #[error("cannot load the AOF: {0}")]
+    Aof(#[from] crate::persistence::AofError),
 }
 
 /// How often idle clients are looked for (`timeout`).

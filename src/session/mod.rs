@@ -33,6 +33,7 @@ pub use record::{EndReason, Ending, Record};
 pub use stats::StatsSnapshot;
 
 use crate::config::OnLimit;
+use crate::persistence::{Effect, Journal, capture};
 use crate::pubsub::Hub;
 use crate::store::ExpiryClock;
 use events::SessionEvents;
@@ -94,13 +95,40 @@ pub struct Sessions {
     stats: SessionStats,
     events: SessionEvents,
     clock: Arc<ExpiryClock>,
+    journal: Arc<Journal>,
+    /// The namespace's name, as the journal records it.
+    name: Arc<str>,
 }
 
-/// A locked session shard; on drop it tells the expiry driver about earlier timers.
+/// A locked session shard; on drop it logs its changes and tells the expiry driver about
+/// earlier timers.
 struct ShardGuard<'a> {
     shard: MutexGuard<'a, SessionShard>,
     slot: &'a ShardSlot,
     clock: &'a ExpiryClock,
+    journal: &'a Journal,
+    namespace: &'a str,
+    /// Effects of an earlier shard of the same operation, logged with this one's as one
+    /// record (ROTATE, RECOVER: the old id goes and the new one comes in one piece).
+    carried: Vec<Effect>,
+}
+
+impl ShardGuard<'_> {
+    /// The effects of this shard's changes so far, to be logged by a later guard of the same
+    /// operation ([`ShardGuard::carry`]) instead of now. Only for a session that nobody else
+    /// can reach meanwhile (one just taken out), so deferring cannot reorder its records.
+    fn take_effects(&mut self) -> Vec<Effect> {
+        let mut effects = std::mem::take(&mut self.carried);
+        let mut touches = Vec::new();
+        capture::session_changes(self.namespace, &mut self.shard, &mut effects, &mut touches);
+        effects.extend(touches);
+        effects
+    }
+
+    /// Logs `effects` (from [`ShardGuard::take_effects`]) together with this shard's own.
+    fn carry(&mut self, effects: Vec<Effect>) {
+        self.carried.extend(effects);
+    }
 }
 
 impl std::ops::Deref for ShardGuard<'_> {
@@ -119,6 +147,13 @@ impl std::ops::DerefMut for ShardGuard<'_> {
 
 impl Drop for ShardGuard<'_> {
     fn drop(&mut self) {
+        if self.shard.has_changes() || !self.carried.is_empty() {
+            let mut states = std::mem::take(&mut self.carried);
+            let mut touches = Vec::new();
+            capture::session_changes(self.namespace, &mut self.shard, &mut states, &mut touches);
+            self.journal.append(states, true);
+            self.journal.append(touches, false);
+        }
         if let Some(deadline) = self.shard.take_armed() {
             self.slot.next_due.fetch_min(deadline, Ordering::AcqRel);
             self.clock.note_deadline(deadline);
@@ -126,16 +161,23 @@ impl Drop for ShardGuard<'_> {
     }
 }
 
+/// Touches are journaled at most once per this many milliseconds of a session's clock (the
+/// first touch in each such interval), so a read-heavy session costs few records; after a
+/// restart a session's idle deadline is at most this much earlier than it was.
+const TOUCH_LOG_MS: u64 = 1000;
+
 /// Seconds as stored in a record (u32), refusing what does not fit.
 fn timeout_seconds(seconds: u64) -> u32 {
     u32::try_from(seconds).unwrap_or(u32::MAX)
 }
 
 impl Sessions {
-    /// No sessions yet; events go to `hub` under namespace `namespace` called `name`.
+    /// No sessions yet; events go to `hub` under namespace `namespace` called `name`, and
+    /// changes to `journal`.
     pub fn new(
         shards: usize,
         hub: Arc<Hub>,
+        journal: Arc<Journal>,
         namespace: u32,
         name: &str,
         clock: Arc<ExpiryClock>,
@@ -152,6 +194,8 @@ impl Sessions {
             stats: SessionStats::default(),
             events: SessionEvents::new(hub, namespace, name),
             clock,
+            journal,
+            name: Arc::from(name),
         }
     }
 
@@ -165,10 +209,15 @@ impl Sessions {
 
     fn lock_index(&self, index: usize) -> ShardGuard<'_> {
         let slot = &self.shards[index];
+        let mut shard = slot.shard.lock();
+        shard.set_journaled(self.journal.is_active());
         ShardGuard {
-            shard: slot.shard.lock(),
+            shard,
             slot,
             clock: &self.clock,
+            journal: &self.journal,
+            namespace: &self.name,
+            carried: Vec::new(),
         }
     }
 
@@ -308,7 +357,7 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         let id = record.id();
         if user.is_empty() {
-            self.insert(record, false);
+            self.insert(record, false, Vec::new());
             return Ok(());
         }
         let mut released = Vec::new();
@@ -318,7 +367,7 @@ impl Sessions {
             let outcome = self.make_room(entry, policy, now, &mut released);
             self.account(&released);
             if outcome.is_ok() {
-                self.insert(record, false);
+                self.insert(record, false, Vec::new());
                 entry.push(id);
             } else {
                 users.remove_if_empty(user);
@@ -329,8 +378,10 @@ impl Sessions {
         outcome
     }
 
-    fn insert(&self, record: Record, recovered: bool) {
+    /// Inserts a new active session, logging `carried` effects of the same operation with it.
+    fn insert(&self, record: Record, recovered: bool, carried: Vec<Effect>) {
         let mut shard = self.lock(&record.id());
+        shard.carry(carried);
         shard.insert(record);
         self.stats.started(recovered);
     }
@@ -375,10 +426,16 @@ impl Sessions {
     ) -> Option<R> {
         self.with_shard(id, |shard| {
             let record = shard.active(id, now, policy.recovery_window_ms)?;
+            let mut logged_second_changes = false;
             if touch {
+                logged_second_changes = record.last_access() / TOUCH_LOG_MS != now / TOUCH_LOG_MS;
                 record.set_last_access(now);
             }
-            Some(f(record))
+            let result = f(record);
+            if logged_second_changes {
+                shard.note_touch(id);
+            }
+            Some(result)
         })
     }
 
@@ -450,11 +507,18 @@ impl Sessions {
             let mut old = self.lock(id);
             let record = old.take_active(id, now, window);
             released.extend(old.take_released());
+            let gone = if record.is_some() {
+                old.take_effects()
+            } else {
+                Vec::new()
+            };
             drop(old);
             record.map(|mut moved| {
                 moved.set_id(new_id);
                 moved.set_last_access(now);
-                self.lock(&new_id).insert(moved);
+                let mut new = self.lock(&new_id);
+                new.carry(gone);
+                new.insert(moved);
                 if let Some(entry) = users.as_mut().and_then(|u| u.get(&user)) {
                     entry.replace(id, new_id);
                 }
@@ -492,11 +556,16 @@ impl Sessions {
             // Taking the record, making room and inserting happen under the user's lock,
             // so a refusal can put the record back before anyone sees it gone.
             let mut users = (!user.is_empty()).then(|| self.users.lock(&user));
-            let ended = {
+            let (ended, gone) = {
                 let mut shard = self.lock(id);
                 let ended = shard.take_ended(id, now, window);
                 released.extend(shard.take_released());
-                ended
+                let gone = if ended.is_some() {
+                    shard.take_effects()
+                } else {
+                    Vec::new()
+                };
+                (ended, gone)
             };
             self.account(&released);
             let outcome = match ended {
@@ -514,14 +583,16 @@ impl Sessions {
                         Ok(()) => {
                             let reborn = reborn_from(&ended, new_id, &user, now);
                             self.stats.purged();
-                            self.insert(reborn, true);
+                            self.insert(reborn, true, gone);
                             if let Some(users) = users.as_mut() {
                                 users.entry(&user).push(new_id);
                             }
                             Ok(true)
                         }
                         Err(error) => {
-                            self.lock(id).restore_ended(ended);
+                            let mut shard = self.lock(id);
+                            shard.carry(gone);
+                            shard.restore_ended(ended);
                             Err(error)
                         }
                     }
@@ -643,6 +714,65 @@ impl Sessions {
             self.settle(released);
         }
         chosen
+    }
+
+    /// How many shards the sessions are spread over.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// A copy of every record of shard `index`, active and ended (an AOF rewrite), taken
+    /// under its lock in one go.
+    pub fn snapshot_shard(&self, index: usize) -> Vec<Record> {
+        self.lock_index(index).records().cloned().collect()
+    }
+
+    /// Puts `record` in place of any session with its id (loading the AOF).
+    pub fn restore(&self, record: Record) {
+        self.lock(&record.id()).restore(record);
+    }
+
+    /// Moves the last use of the session `id` (loading the AOF).
+    pub fn restore_touch(&self, id: &SessionId, last_access: u64) {
+        self.lock(id).restore_touch(id, last_access);
+    }
+
+    /// Removes the session `id` (loading the AOF).
+    pub fn forget(&self, id: &SessionId) {
+        self.lock(id).forget(id);
+    }
+
+    /// After loading: rebuilds the user index (each user's active sessions, oldest first)
+    /// and the active and recoverable counts from the records.
+    pub fn reindex(&self) {
+        let mut by_user: std::collections::HashMap<Box<[u8]>, Vec<(u64, SessionId)>> =
+            std::collections::HashMap::new();
+        let (mut active, mut recoverable) = (0, 0);
+        for index in 0..self.shards.len() {
+            let shard = self.lock_index(index);
+            for record in shard.records() {
+                if !record.is_active() {
+                    recoverable += 1;
+                    continue;
+                }
+                active += 1;
+                if !record.user().is_empty() {
+                    by_user
+                        .entry(record.user().into())
+                        .or_default()
+                        .push((record.created_at(), record.id()));
+                }
+            }
+        }
+        for (user, mut sessions) in by_user {
+            sessions.sort_unstable();
+            let mut users = self.users.lock(&user);
+            let entry = users.entry(&user);
+            for (_, id) in sessions {
+                entry.push(id);
+            }
+        }
+        self.stats.restored(active, recoverable);
     }
 
     /// The counters of SESSION.STATS.

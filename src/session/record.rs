@@ -63,7 +63,13 @@ impl EndReason {
         }
     }
 
-    fn from_code(code: u8) -> Option<EndReason> {
+    /// The number that stands for the reason in records and the AOF.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason `code` stands for, if any.
+    pub fn from_code(code: u8) -> Option<EndReason> {
         Some(match code {
             1 => EndReason::Ended,
             2 => EndReason::Expired,
@@ -102,6 +108,7 @@ pub struct NewSession<'a> {
 }
 
 /// One session, packed. See the module docs for the layout.
+#[derive(Clone)]
 pub struct Record(Box<[u8]>);
 
 impl std::fmt::Debug for Record {
@@ -139,6 +146,22 @@ impl Record {
             push_bytes(&mut bytes, value);
         }
         Record(bytes.into_boxed_slice())
+    }
+
+    /// A session exactly as it was (loading the AOF): `session` with its last use and,
+    /// when it ended, its ending.
+    pub fn restore<'f>(
+        session: &NewSession,
+        last_access: u64,
+        ending: Option<Ending>,
+        fields: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
+    ) -> Record {
+        let mut record = Record::new(session, fields);
+        record.set_last_access(last_access);
+        match ending {
+            Some(ending) => record.ended(ending),
+            None => record,
+        }
     }
 
     /// The session's id.
@@ -283,7 +306,7 @@ impl Record {
         bytes.extend_from_slice(&ending.ended_at.to_le_bytes());
         bytes.extend_from_slice(&ending.recoverable_until.to_le_bytes());
         bytes.extend_from_slice(body);
-        bytes[STATE] = ending.reason as u8;
+        bytes[STATE] = ending.reason.code();
         let mut record = Record(bytes.into_boxed_slice());
         record.set_timer(None);
         record

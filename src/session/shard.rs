@@ -40,6 +40,15 @@ pub enum Released {
     Purged,
 }
 
+/// What changed about a session, for the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionChange {
+    /// Its state: created, changed, ended, moved away or gone.
+    State,
+    /// Only its last use (GET, TOUCH).
+    Touch,
+}
+
 /// Sessions whose id hashes to this shard.
 pub struct SessionShard {
     slots: Vec<Option<Record>>,
@@ -48,6 +57,10 @@ pub struct SessionShard {
     wheel: TimingWheel<u32>,
     released: Vec<Released>,
     armed_since_drain: Option<u64>,
+    /// Whether changes are recorded in `changes` (the AOF is on).
+    journaled: bool,
+    /// Sessions changed since the shard was locked, for the journal.
+    changes: Vec<(SessionId, SessionChange)>,
 }
 
 impl std::fmt::Debug for SessionShard {
@@ -77,7 +90,40 @@ impl SessionShard {
             wheel: TimingWheel::new(now),
             released: Vec::new(),
             armed_since_drain: None,
+            journaled: false,
+            changes: Vec::new(),
         }
+    }
+
+    /// Turns recording of changes for the journal on or off.
+    pub fn set_journaled(&mut self, journaled: bool) {
+        self.journaled = journaled;
+    }
+
+    /// The sessions changed since the last call and what changed, in order.
+    pub fn take_changes(&mut self) -> Vec<(SessionId, SessionChange)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Whether changes wait to be journaled.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Records that the session `id` was used without changing (GET, TOUCH).
+    pub fn note_touch(&mut self, id: &SessionId) {
+        self.note_change(id, SessionChange::Touch);
+    }
+
+    fn note_change(&mut self, id: &SessionId, change: SessionChange) {
+        if self.journaled {
+            self.changes.push((*id, change));
+        }
+    }
+
+    /// The record of `id` as it is, without applying the clock: what the journal records.
+    pub fn current(&self, id: &SessionId) -> Option<&Record> {
+        self.slot_of(id).map(|slot| self.record(slot))
     }
 
     /// Records held, active and ended.
@@ -159,6 +205,7 @@ impl SessionShard {
     /// Stores `record` in a free slot and indexes it, without a timer; returns the slot.
     fn place(&mut self, mut record: Record) -> u32 {
         let id = record.id();
+        self.note_change(&id, SessionChange::State);
         record.set_timer(None);
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -183,6 +230,7 @@ impl SessionShard {
         let Some(slot) = self.slot_of(id) else {
             return;
         };
+        self.note_change(id, SessionChange::State);
         let timer = self.record(slot).timer();
         record.set_timer(timer);
         let deadline = record.deadline();
@@ -237,9 +285,35 @@ impl SessionShard {
         }
     }
 
+    /// Puts `record` in place of any session with its id (loading the AOF), with its timer
+    /// at its deadline (active) or the end of its recovery window (ended).
+    pub fn restore(&mut self, record: Record) {
+        self.forget(&record.id());
+        if record.is_active() {
+            self.insert(record);
+        } else {
+            self.restore_ended(record);
+        }
+    }
+
+    /// Moves the last use of the session `id`, if held (loading the AOF).
+    pub fn restore_touch(&mut self, id: &SessionId, last_access: u64) {
+        if let Some(slot) = self.slot_of(id) {
+            self.record_mut(slot).set_last_access(last_access);
+        }
+    }
+
+    /// Removes the session `id` without a trace (loading the AOF).
+    pub fn forget(&mut self, id: &SessionId) {
+        if let Some(slot) = self.slot_of(id) {
+            self.remove_slot(slot);
+        }
+    }
+
     fn finish(&mut self, slot: u32, reason: EndReason, now: u64, window_ms: u64) -> Option<Record> {
         let keep = window_ms > 0;
         let record = self.remove_slot_keep_index(slot);
+        self.note_change(&record.id(), SessionChange::State);
         let ending = Ending {
             reason,
             ended_at: now,
@@ -280,6 +354,7 @@ impl SessionShard {
 
     fn remove_slot(&mut self, slot: u32) -> Record {
         let record = self.remove_slot_keep_index(slot);
+        self.note_change(&record.id(), SessionChange::State);
         self.unindex(slot, &record.id());
         record
     }

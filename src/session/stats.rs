@@ -82,6 +82,14 @@ impl SessionStats {
         self.recoverable.fetch_sub(1, Relaxed);
     }
 
+    /// Starts the counters from sessions loaded at start-up: `active` ones and
+    /// `recoverable` ended ones (the totals count from this start on).
+    pub fn restored(&self, active: u64, recoverable: u64) {
+        self.active.store(active, Relaxed);
+        self.peak_active.store(active, Relaxed);
+        self.recoverable.store(recoverable, Relaxed);
+    }
+
     /// Sessions active now.
     pub fn active(&self) -> u64 {
         self.active.load(Relaxed)

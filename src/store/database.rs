@@ -13,15 +13,20 @@ use parking_lot::{Mutex, MutexGuard};
 
 use super::expiry::ExpiryClock;
 use super::shard::Shard;
+use crate::persistence::{Effect, Journal, capture};
 use crate::pubsub::{EventClass, Hub};
 
-/// Where a database's side effects go: keyspace events and the expiry driver.
+/// Where a database's side effects go: keyspace events, the journal and the expiry driver.
 #[derive(Debug, Clone)]
 pub struct DatabaseLinks {
     /// The pub/sub hub that carries keyspace notifications.
     pub hub: Arc<Hub>,
     /// The namespace the database belongs to, for channel isolation.
     pub namespace: u32,
+    /// The namespace's name, as the journal records it.
+    pub namespace_name: Arc<str>,
+    /// Where changes are logged.
+    pub journal: Arc<Journal>,
     /// Wakes the expiry driver when a deadline earlier than its plan is armed.
     pub clock: Arc<ExpiryClock>,
     /// Keys removed because their deadline passed (INFO `expired_keys`).
@@ -99,11 +104,27 @@ impl Database {
     /// Locks shard number `index`.
     pub fn lock_shard(&self, index: usize) -> ShardGuard<'_> {
         let slot = &self.shards[index];
+        let mut guard = slot.shard.lock();
+        guard.set_journaled(self.links.journal.is_active());
         ShardGuard {
-            guard: slot.shard.lock(),
+            guard,
             slot,
             database: self,
         }
+    }
+
+    /// Logs an effect on the database as a whole (FLUSHDB, SWAPDB), with the shards it
+    /// concerns locked so it takes its place among the changes to their keys.
+    pub fn journal(&self, effect: impl FnOnce(String) -> Effect) {
+        let journal = &self.links.journal;
+        if journal.is_active() {
+            journal.append_one(&effect(self.links.namespace_name.to_string()), true);
+        }
+    }
+
+    /// The name of the namespace the database belongs to.
+    pub fn namespace_name(&self) -> &str {
+        &self.links.namespace_name
     }
 
     /// Locks every shard holding one of `keys`, in ascending shard order.
@@ -125,6 +146,33 @@ impl Database {
         (0..self.shards.len())
             .map(|index| self.lock_shard(index))
             .collect()
+    }
+
+    /// Removes every key (FLUSHDB), logged as one effect.
+    pub fn flush(&self, now: u64) {
+        let mut shards = self.lock_all();
+        self.journal(|namespace| Effect::FlushDb {
+            namespace,
+            db: self.index as u32,
+        });
+        clear_shards(&mut shards, now);
+    }
+
+    /// Exchanges the contents of two databases of one namespace (SWAPDB), logged as one
+    /// effect; `self` must have the lower index.
+    pub fn swap_with(&self, higher: &Database) {
+        let low_shards = self.lock_all();
+        let high_shards = higher.lock_all();
+        self.journal(|namespace| Effect::SwapDb {
+            namespace,
+            a: self.index as u32,
+            b: higher.index as u32,
+        });
+        for (mut x, mut y) in low_shards.into_iter().zip(high_shards) {
+            std::mem::swap(&mut *x, &mut *y);
+            x.publish_next_due();
+            y.publish_next_due();
+        }
     }
 
     /// The shard slots, for the expiry driver.
@@ -149,6 +197,14 @@ impl Database {
         self.links
             .hub
             .notify_keyspace(self.links.namespace, self.index, class, event, key);
+    }
+}
+
+/// Empties locked shards.
+pub fn clear_shards(shards: &mut [ShardGuard<'_>], now: u64) {
+    for shard in shards {
+        shard.clear(now);
+        shard.publish_next_due();
     }
 }
 
@@ -180,6 +236,32 @@ impl ShardGuard<'_> {
         self.database
     }
 
+    /// Logs the changes of several locked shards as one record, so a crash keeps all of
+    /// them or none (MOVE across databases). [`MultiGuard`] does this by itself.
+    pub fn journal_together(guards: &mut [&mut ShardGuard<'_>]) {
+        let Some(journal) = guards.first().map(|g| g.database.links.journal.clone()) else {
+            return;
+        };
+        let mut effects = Vec::new();
+        for guard in guards.iter_mut() {
+            guard.collect_changes(&mut effects);
+        }
+        journal.append(effects, true);
+    }
+
+    /// Moves the shard's recorded changes into `effects`.
+    fn collect_changes(&mut self, effects: &mut Vec<Effect>) {
+        if self.guard.has_changes() {
+            let links = &self.database.links;
+            capture::shard_changes(
+                &links.namespace_name,
+                self.database.index,
+                &mut self.guard,
+                effects,
+            );
+        }
+    }
+
     /// Records the shard's earliest timer for the expiry driver after it advanced the wheel.
     pub fn publish_next_due(&mut self) {
         let next = self.guard.next_deadline().unwrap_or(u64::MAX);
@@ -190,6 +272,11 @@ impl ShardGuard<'_> {
 
 impl Drop for ShardGuard<'_> {
     fn drop(&mut self) {
+        if self.guard.has_changes() {
+            let mut effects = Vec::new();
+            self.collect_changes(&mut effects);
+            self.database.links.journal.append(effects, true);
+        }
         if let Some(deadline) = self.guard.take_armed() {
             self.slot.next_due.fetch_min(deadline, Ordering::AcqRel);
             self.database.links.clock.note_deadline(deadline);
@@ -207,7 +294,8 @@ impl Drop for ShardGuard<'_> {
     }
 }
 
-/// Several shards locked together for a multi-key command.
+/// Several shards locked together for a multi-key command; their changes are logged as one
+/// record when it is dropped.
 pub struct MultiGuard<'a> {
     guards: Vec<(usize, ShardGuard<'a>)>,
     database: &'a Database,
@@ -222,5 +310,13 @@ impl<'a> MultiGuard<'a> {
             .binary_search_by_key(&index, |(i, _)| *i)
             .unwrap_or_else(|_| panic!("shard {index} was not locked for this command"));
         &mut self.guards[position].1
+    }
+}
+
+impl Drop for MultiGuard<'_> {
+    fn drop(&mut self) {
+        let mut guards: Vec<&mut ShardGuard<'_>> =
+            self.guards.iter_mut().map(|(_, guard)| guard).collect();
+        ShardGuard::journal_together(&mut guards);
     }
 }

@@ -27,6 +27,7 @@ pub use expiry::ExpiryClock;
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
+use crate::persistence::{Effect, Journal};
 use crate::pubsub::Hub;
 use crate::session::{Policy, Sessions, SharedPolicy};
 
@@ -68,12 +69,17 @@ impl Namespace {
         self.policy.load()
     }
 
-    /// Changes the session policy; `change` may refuse by returning an error.
+    /// Changes the session policy; `change` may refuse by returning an error. The new
+    /// policy is journaled.
     pub fn update_policy<E>(
         &self,
         change: impl FnOnce(&mut Policy) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.policy.update(change)
+        self.policy.update(|policy| {
+            change(policy)?;
+            journal_namespace(&self.links.journal, &self.name, policy);
+            Ok(())
+        })
     }
 
     /// The namespace's sessions.
@@ -84,6 +90,20 @@ impl Namespace {
     /// The databases in use so far (the others are empty), by index.
     pub fn databases(&self) -> impl Iterator<Item = &Database> {
         self.databases.iter().filter_map(OnceLock::get)
+    }
+
+    /// Empties every database (FLUSHALL; sessions stay), logged as one effect. All shards
+    /// are locked first, lower database first, so the flush is one step for everyone.
+    pub fn flush_all(&self, now: u64) {
+        let databases: Vec<&Database> = self.databases().collect();
+        let mut locked: Vec<Vec<ShardGuard<'_>>> =
+            databases.iter().map(|db| db.lock_all()).collect();
+        if let Some(first) = databases.first() {
+            first.journal(|namespace| Effect::FlushAll { namespace });
+        }
+        for shards in &mut locked {
+            database::clear_shards(shards, now);
+        }
     }
 
     /// Database `index`, created empty on first use; `None` past `databases`.
@@ -98,6 +118,25 @@ impl Namespace {
                 now_ms(),
             )
         }))
+    }
+}
+
+/// Logs that namespace `name` exists with `policy`.
+fn journal_namespace(journal: &Journal, name: &str, policy: &Policy) {
+    if journal.is_active() {
+        journal.append_one(&namespace_effect(name, policy), true);
+    }
+}
+
+/// The effect that recreates namespace `name` with `policy`.
+pub fn namespace_effect(name: &str, policy: &Policy) -> Effect {
+    Effect::NamespaceCreate {
+        name: name.to_string(),
+        options: policy
+            .options()
+            .into_iter()
+            .map(|(option, value)| (option.to_string(), value))
+            .collect(),
     }
 }
 
@@ -119,6 +158,7 @@ pub struct Store {
     /// briefly (until its connections close) and must not hear a newer namespace.
     next_namespace_id: AtomicU32,
     hub: Arc<Hub>,
+    journal: Arc<Journal>,
     clock: Arc<ExpiryClock>,
     expired_keys: Arc<AtomicU64>,
 }
@@ -127,13 +167,14 @@ pub struct Store {
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 impl Store {
-    /// A store holding the `default` namespace.
-    pub fn new(layout: StoreLayout, hub: Arc<Hub>) -> Self {
+    /// A store holding the `default` namespace, whose changes are logged to `journal`.
+    pub fn new(layout: StoreLayout, hub: Arc<Hub>, journal: Arc<Journal>) -> Self {
         let store = Store {
             layout,
             namespaces: RwLock::new(Vec::new()),
             next_namespace_id: AtomicU32::new(0),
             hub,
+            journal,
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
         };
@@ -157,6 +198,7 @@ impl Store {
             sessions: Sessions::new(
                 self.layout.shards,
                 self.hub.clone(),
+                self.journal.clone(),
                 id,
                 name,
                 self.clock.clone(),
@@ -170,10 +212,13 @@ impl Store {
             links: DatabaseLinks {
                 hub: self.hub.clone(),
                 namespace: id,
+                namespace_name: Arc::from(name),
+                journal: self.journal.clone(),
                 clock: self.clock.clone(),
                 expired_keys: self.expired_keys.clone(),
             },
         });
+        journal_namespace(&self.journal, name, &policy);
         namespaces.push(namespace.clone());
         namespace
     }
@@ -196,12 +241,23 @@ impl Store {
         }
         let mut namespaces = self.namespaces.write();
         let index = namespaces.iter().position(|ns| ns.name == name)?;
+        if self.journal.is_active() {
+            let effect = Effect::NamespaceDrop {
+                name: name.to_string(),
+            };
+            self.journal.append_one(&effect, true);
+        }
         Some(namespaces.remove(index))
     }
 
     /// A snapshot of all namespaces.
     pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
         self.namespaces.read().clone()
+    }
+
+    /// Where changes are logged.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
     }
 
     /// The clock the expiry driver sleeps on.

@@ -38,6 +38,15 @@ impl Entry {
     }
 }
 
+/// What changed about a key, for the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Its value (or whether it exists).
+    Value,
+    /// Only its deadline.
+    Deadline,
+}
+
 /// Keys and their expiry timers. Locked as a whole by its [`super::Database`].
 pub struct Shard {
     map: HashMap<Key, Entry, RandomState>,
@@ -46,6 +55,10 @@ pub struct Shard {
     expired: Vec<Key>,
     /// The earliest deadline armed since the expiry driver last looked, so it can wake earlier.
     armed_since_drain: Option<u64>,
+    /// Whether changes are recorded in `changes` (the AOF is on).
+    journaled: bool,
+    /// Keys changed since the shard was locked, for the journal (when `journaled`).
+    changes: Vec<(Key, Change)>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -65,7 +78,47 @@ impl Shard {
             wheel: TimingWheel::new(now),
             expired: Vec::new(),
             armed_since_drain: None,
+            journaled: false,
+            changes: Vec::new(),
         }
+    }
+
+    /// Turns recording of changes for the journal on or off.
+    pub fn set_journaled(&mut self, journaled: bool) {
+        self.journaled = journaled;
+    }
+
+    /// The keys changed since the last call and what changed, in order.
+    pub fn take_changes(&mut self) -> Vec<(Key, Change)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Whether changes wait to be journaled.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Records that `key` changed; consecutive changes of one key (SET's value and
+    /// deadline) make one entry.
+    fn note_change(&mut self, key: &[u8], change: Change) {
+        if !self.journaled {
+            return;
+        }
+        if let Some((last, kind)) = self.changes.last_mut()
+            && last[..] == *key
+        {
+            if change == Change::Value {
+                *kind = Change::Value;
+            }
+            return;
+        }
+        self.changes.push((Bytes::copy_from_slice(key), change));
+    }
+
+    /// The entry for `key` as it is, past its deadline or not, without side effects: what
+    /// the journal records.
+    pub fn current(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
     }
 
     /// Number of keys, including ones whose deadline passed but were not yet removed.
@@ -78,14 +131,21 @@ impl Shard {
         self.map.is_empty()
     }
 
-    /// The live entry for `key`, removing it first if its deadline has passed.
+    /// The live entry for `key`, removing it first if its deadline has passed; marks it
+    /// accessed.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.get_mut(key, now).map(|entry| &*entry)
+        self.expire_if_due(key, now);
+        let entry = self.map.get_mut(key)?;
+        entry.last_access = now;
+        Some(entry)
     }
 
-    /// The live entry for `key`, mutable; marks it accessed.
+    /// The live entry for `key`, to change its value; marks it accessed and changed.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_due(key, now);
+        if self.journaled && self.map.contains_key(key) {
+            self.note_change(key, Change::Value);
+        }
         let entry = self.map.get_mut(key)?;
         entry.last_access = now;
         Some(entry)
@@ -112,6 +172,7 @@ impl Shard {
         now: u64,
     ) -> Option<Value> {
         self.expire_if_due(key, now);
+        self.note_change(key, Change::Value);
         match self.map.get_mut(key) {
             Some(entry) => {
                 let old = std::mem::replace(&mut entry.value, value);
@@ -149,6 +210,7 @@ impl Shard {
     /// Removes `key` and returns it with its entry, whatever its deadline.
     fn remove_entry(&mut self, key: &[u8]) -> Option<(Key, Entry)> {
         let (key, mut entry) = self.map.remove_entry(key)?;
+        self.note_change(&key, Change::Value);
         if let Some(timer) = entry.timer.take() {
             self.wheel.remove(timer);
         }
@@ -160,6 +222,7 @@ impl Shard {
     pub fn insert_entry(&mut self, key: Key, entry: Entry, now: u64) {
         let expires_at = entry.expires_at();
         self.remove_entry(&key);
+        self.note_change(&key, Change::Value);
         self.insert_new(key, entry.value, expires_at, now);
     }
 
@@ -172,6 +235,9 @@ impl Shard {
     /// Sets or clears the deadline of an existing key. A later deadline does not touch the
     /// wheel; an earlier one moves the timer.
     pub fn set_deadline(&mut self, key: &[u8], expires_at: Option<u64>) {
+        if self.journaled && self.map.contains_key(key) {
+            self.note_change(key, Change::Deadline);
+        }
         let Some(entry) = self.map.get_mut(key) else {
             return;
         };
@@ -276,10 +342,13 @@ impl Shard {
         self.iter(now).nth(seed % live).map(|(key, _)| key.clone())
     }
 
-    /// Removes every key and timer; returns how many live keys there were.
+    /// Removes every key and timer; returns how many live keys there were. The caller
+    /// journals the flush as a whole.
     pub fn clear(&mut self, now: u64) -> usize {
         let live = self.iter(now).count();
+        let journaled = self.journaled;
         *self = Shard::new(now);
+        self.journaled = journaled;
         live
     }
 }

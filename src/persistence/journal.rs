@@ -1,0 +1,572 @@
+//! The journal: where effects are appended, and how they reach the disk before a reply.
+//!
+//! ```text
+//!  shard lock held ─▶ append(effects) ─▶ pending buffer (one Mutex, logical positions)
+//!                                              │
+//!  connection, after its batch:                ▼
+//!    everysec / no: write_through(pos) ── write(2) to the incremental file, inline
+//!    always:        durable(pos).await ◀── aof thread: write(2) + fdatasync, one per batch
+//!                                          (group commit: every waiter shares the fsync)
+//! ```
+//!
+//! Effects are appended while the shard locks of the change are held, so the order of records
+//! is the order in which the changes happened to each key. Positions are logical byte counts
+//! over the life of the process (not file offsets), so they survive a switch to a new
+//! incremental file during a rewrite.
+//!
+//! A reply leaves only after the records of its command reached the OS (`everysec`, `no`)
+//! or the disk (`always`). A write or fsync that fails stops the server: acknowledging what was
+//! not persisted is worse than being down.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::codec;
+use super::effect::Effect;
+use super::error::AofError;
+use super::file::{FileKind, encode_header};
+use super::manifest::{Manifest, ManifestEntry, incr_name};
+use crate::config::AppendFsync;
+
+thread_local! {
+    /// End position of the last record this thread appended that a reply must wait for.
+    static LAST_APPEND: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The position a reply produced on this thread must wait for (0 = nothing), and forgets it.
+///
+/// Commands run synchronously on one thread between awaits, so the connection reads this
+/// right after each command to learn how far the journal must be persisted before replying.
+pub fn take_last_append() -> u64 {
+    LAST_APPEND.with(|last| last.replace(0))
+}
+
+/// Effects appended but not yet written to the file.
+#[derive(Debug, Default)]
+struct Pending {
+    buf: Vec<u8>,
+    /// Logical position of the end of `buf`.
+    end: u64,
+    /// A SWAPDB was appended since the current rewrite began (it would not replay correctly
+    /// on top of a base taken after it).
+    swapped_during_rewrite: bool,
+}
+
+/// The incremental file being appended to.
+#[derive(Debug)]
+struct Output {
+    file: File,
+    path: PathBuf,
+    manifest: Manifest,
+    /// A buffer swapped with the pending one, so appends never wait for a write.
+    spare: Vec<u8>,
+}
+
+/// Sizes and outcomes for INFO `persistence`.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Bytes of the base file.
+    pub base_size: AtomicU64,
+    /// Bytes of every file the manifest lists.
+    pub current_size: AtomicU64,
+    /// Milliseconds the last fsync took.
+    pub last_fsync_ms: AtomicU64,
+    /// Unix ms of the last fsync.
+    pub last_fsync_at: AtomicU64,
+    /// Rewrites completed since start.
+    pub rewrites: AtomicU64,
+    /// Whether the last rewrite failed.
+    pub last_rewrite_failed: AtomicBool,
+    /// Milliseconds the last rewrite took.
+    pub last_rewrite_ms: AtomicU64,
+    /// Unix ms when the running rewrite began.
+    pub rewrite_started_at: AtomicU64,
+}
+
+/// The append-only log of effects: inactive until [`Journal::open`] (and for ever with
+/// `appendonly no`).
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    active: AtomicBool,
+    fsync: AtomicU8,
+    rewrite_percentage: AtomicU32,
+    rewrite_min_size: AtomicU64,
+    rewriting: AtomicBool,
+    pending: Mutex<Pending>,
+    /// Signals the aof thread that `pending` has data (only under `always`).
+    has_pending: Condvar,
+    output: Mutex<Option<Output>>,
+    /// Logical position written to the OS.
+    written: AtomicU64,
+    /// Logical position known to be on disk.
+    synced: tokio::sync::watch::Sender<u64>,
+    /// INFO figures.
+    pub stats: JournalStats,
+}
+
+impl Journal {
+    /// An inactive journal for the AOF in `dir`.
+    pub fn new(dir: &Path, fsync: AppendFsync) -> Self {
+        Journal {
+            dir: dir.to_path_buf(),
+            active: AtomicBool::new(false),
+            fsync: AtomicU8::new(fsync_code(fsync)),
+            rewrite_percentage: AtomicU32::new(0),
+            rewrite_min_size: AtomicU64::new(u64::MAX),
+            rewriting: AtomicBool::new(false),
+            pending: Mutex::new(Pending::default()),
+            has_pending: Condvar::new(),
+            output: Mutex::new(None),
+            written: AtomicU64::new(0),
+            synced: tokio::sync::watch::Sender::new(0),
+            stats: JournalStats::default(),
+        }
+    }
+
+    /// Whether writes are being logged.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// The AOF directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Sets the automatic rewrite rule (`auto-aof-rewrite-percentage`, `-min-size`).
+    pub fn set_rewrite_rule(&self, percentage: u32, min_size: u64) {
+        self.rewrite_percentage.store(percentage, Ordering::Relaxed);
+        self.rewrite_min_size.store(min_size, Ordering::Relaxed);
+    }
+
+    /// Whether the AOF has grown enough since its last rewrite for an automatic one: past
+    /// `auto-aof-rewrite-min-size`, and by `auto-aof-rewrite-percentage` over its base.
+    pub fn has_outgrown_base(&self) -> bool {
+        let percentage = u64::from(self.rewrite_percentage.load(Ordering::Relaxed));
+        let current = self.stats.current_size.load(Ordering::Relaxed);
+        let base = self.stats.base_size.load(Ordering::Relaxed).max(1);
+        let growth = current.saturating_sub(base).saturating_mul(100) / base;
+        percentage > 0
+            && current >= self.rewrite_min_size.load(Ordering::Relaxed)
+            && growth >= percentage
+    }
+
+    /// The fsync policy in force.
+    pub fn fsync(&self) -> AppendFsync {
+        match self.fsync.load(Ordering::Relaxed) {
+            0 => AppendFsync::Always,
+            1 => AppendFsync::EverySec,
+            _ => AppendFsync::No,
+        }
+    }
+
+    /// Changes the fsync policy (CONFIG SET appendfsync).
+    pub fn set_fsync(&self, fsync: AppendFsync) {
+        self.fsync.store(fsync_code(fsync), Ordering::Relaxed);
+        self.has_pending.notify_one();
+    }
+
+    /// Starts recording effects before there is a file for them (the AOF being turned on at
+    /// run time: the base is written from the live data meanwhile), as the start of a
+    /// rewrite; [`Journal::open`] gives them their file. Records left from an earlier time
+    /// the AOF was on are discarded: the new base supersedes them. Fails when a rewrite runs.
+    pub fn activate(&self) -> Result<(), RewriteError> {
+        if self.rewriting.swap(true, Ordering::AcqRel) {
+            return Err(RewriteError::InProgress);
+        }
+        let mut pending = self.pending.lock();
+        pending.buf.clear();
+        pending.swapped_during_rewrite = false;
+        self.written.store(pending.end, Ordering::Release);
+        self.synced.send_replace(pending.end);
+        self.active.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Ends [`Journal::activate`]: with the AOF in `manifest` written (base and an empty
+    /// incremental file), logging goes on into it; on error the journal is off again.
+    pub fn finish_activation(&self, manifest: Result<Manifest, AofError>) -> Result<(), AofError> {
+        let swapped = std::mem::take(&mut self.pending.lock().swapped_during_rewrite);
+        let opened = manifest.and_then(|manifest| {
+            if swapped {
+                tracing::warn!("SWAPDB while the AOF was being turned on; rewrite it to be sure");
+            }
+            self.open(manifest)
+        });
+        if opened.is_err() {
+            self.active.store(false, Ordering::Release);
+        }
+        self.rewriting.store(false, Ordering::Release);
+        opened
+    }
+
+    /// Stops logging: writes and fsyncs what is pending and closes the file.
+    pub fn close(&self) {
+        self.flush();
+        self.active.store(false, Ordering::Release);
+        *self.output.lock() = None;
+    }
+
+    /// Starts logging to the last incremental file of `manifest` (which must exist with a
+    /// whole header), whose records end at its current length.
+    pub fn open(&self, manifest: Manifest) -> Result<(), AofError> {
+        let last = manifest
+            .incrementals
+            .last()
+            .unwrap_or(&manifest.base)
+            .clone();
+        let path = self.dir.join(&last.name);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        self.refresh_sizes(&manifest);
+        *self.output.lock() = Some(Output {
+            file,
+            path,
+            manifest,
+            spare: Vec::new(),
+        });
+        self.active.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Appends `effects` as one record (a [`Effect::Batch`] when there are several), so a
+    /// crash keeps all of them or none. With `durable`, the reply of the command running on
+    /// this thread waits for them ([`take_last_append`]). Call with the locks of the change
+    /// held, so records follow the order of changes.
+    pub fn append(&self, effects: Vec<Effect>, durable: bool) {
+        let effect = match effects.len() {
+            0 => return,
+            1 => effects.into_iter().next().expect("one effect"),
+            _ => Effect::Batch(effects),
+        };
+        self.append_one(&effect, durable);
+    }
+
+    /// Appends one effect as one record; see [`Journal::append`].
+    pub fn append_one(&self, effect: &Effect, durable: bool) {
+        let end = {
+            let mut pending = self.pending.lock();
+            let start = pending.buf.len();
+            match codec::encode(effect, &mut pending.buf) {
+                Ok(len) => pending.end += len as u64,
+                Err(error) => {
+                    pending.buf.truncate(start);
+                    drop(pending);
+                    fatal("cannot encode an AOF record", &error);
+                }
+            }
+            if matches!(effect, Effect::SwapDb { .. }) && self.rewriting.load(Ordering::Relaxed) {
+                pending.swapped_during_rewrite = true;
+            }
+            pending.end
+        };
+        if durable {
+            LAST_APPEND.with(|last| last.set(last.get().max(end)));
+        }
+        if self.fsync() == AppendFsync::Always {
+            self.has_pending.notify_one();
+        }
+    }
+
+    /// Makes sure everything up to `position` reached what the fsync policy promises before
+    /// a reply: the OS (`everysec`, `no`: written here, now) or the disk (`always`: waits for
+    /// the aof thread's next fsync).
+    pub async fn persist(&self, position: u64) {
+        if self.fsync() != AppendFsync::Always {
+            self.write_through(position);
+            return;
+        }
+        let mut synced = self.synced.subscribe();
+        self.has_pending.notify_one();
+        // The sender lives as long as the journal, which outlives every connection.
+        let _ = synced.wait_for(|&at| at >= position).await;
+    }
+
+    /// Writes pending records to the file until `position` has been written.
+    pub fn write_through(&self, position: u64) {
+        if self.written.load(Ordering::Acquire) >= position {
+            return;
+        }
+        let mut output = self.output.lock();
+        if self.written.load(Ordering::Acquire) >= position {
+            return;
+        }
+        if let Some(output) = output.as_mut() {
+            self.write_pending(output);
+        }
+    }
+
+    /// Moves the pending records into the file (with the output lock held).
+    fn write_pending(&self, output: &mut Output) {
+        self.write_pending_then(output, |_| {});
+    }
+
+    /// Moves the pending records into the file; `taken` runs on the pending state in the
+    /// same critical section that takes them, so it sees exactly what goes to this file.
+    fn write_pending_then(&self, output: &mut Output, taken: impl FnOnce(&mut Pending)) {
+        let end = {
+            let mut pending = self.pending.lock();
+            std::mem::swap(&mut pending.buf, &mut output.spare);
+            taken(&mut pending);
+            pending.end
+        };
+        if output.spare.is_empty() {
+            return;
+        }
+        if let Err(error) = output.file.write_all(&output.spare) {
+            fatal(&format!("cannot write {}", output.path.display()), &error);
+        }
+        self.stats
+            .current_size
+            .fetch_add(output.spare.len() as u64, Ordering::Relaxed);
+        output.spare.clear();
+        self.written.store(end, Ordering::Release);
+    }
+
+    /// Writes what is pending and fsyncs the file; publishes the position now on disk.
+    pub fn sync(&self) {
+        let (file, end) = {
+            let mut output = self.output.lock();
+            let Some(output) = output.as_mut() else {
+                return;
+            };
+            self.write_pending(output);
+            let end = self.written.load(Ordering::Acquire);
+            if end <= *self.synced.borrow() {
+                return;
+            }
+            match output.file.try_clone() {
+                Ok(file) => (file, end),
+                Err(error) => fatal(&format!("cannot fsync {}", output.path.display()), &error),
+            }
+        };
+        // The fsync runs on a clone of the descriptor, so appends go on meanwhile.
+        let started = Instant::now();
+        if let Err(error) = file.sync_data() {
+            fatal("cannot fsync the AOF", &error);
+        }
+        self.note_fsync(started);
+        self.synced.send_if_modified(|synced| {
+            let moved = end > *synced;
+            *synced = (*synced).max(end);
+            moved
+        });
+    }
+
+    fn note_fsync(&self, started: Instant) {
+        self.stats
+            .last_fsync_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.stats
+            .last_fsync_at
+            .store(crate::store::now_ms(), Ordering::Relaxed);
+    }
+
+    /// The aof thread's loop, until `stop` is set: under `always` it writes and fsyncs each
+    /// batch as it comes (group commit); under `everysec` it fsyncs once a second; in every
+    /// mode it writes records nobody waits for (expiry deletes) within `tick`, and runs
+    /// `cron` (the automatic rewrite check).
+    pub fn run(&self, tick: Duration, stop: &AtomicBool, mut cron: impl FnMut()) {
+        let mut last_sync = Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            {
+                // Only `always` is woken by appends; the other modes write inline and this
+                // thread only sweeps up once a tick.
+                let mut pending = self.pending.lock();
+                let always = self.fsync() == AppendFsync::Always;
+                if !always || pending.end <= self.written.load(Ordering::Acquire) {
+                    self.has_pending.wait_for(&mut pending, tick);
+                }
+            }
+            match self.fsync() {
+                AppendFsync::Always => self.sync(),
+                AppendFsync::EverySec if last_sync.elapsed() >= Duration::from_secs(1) => {
+                    self.sync();
+                    last_sync = Instant::now();
+                }
+                _ => self.write_through(u64::MAX),
+            }
+            cron();
+        }
+    }
+
+    /// Writes and fsyncs everything pending (shutdown).
+    pub fn flush(&self) {
+        if self.is_active() {
+            self.sync();
+        }
+    }
+
+    /// Starts a rewrite: closes the current incremental file (written and fsynced) and
+    /// continues in a new one, listed in the manifest at once so a crash loses nothing.
+    /// Returns the manifest as it now stands. Fails when a rewrite is already running.
+    pub fn begin_rewrite(&self) -> Result<Manifest, RewriteError> {
+        if self.rewriting.swap(true, Ordering::AcqRel) {
+            return Err(RewriteError::InProgress);
+        }
+        let started = self.switch_incremental();
+        if started.is_err() {
+            self.rewriting.store(false, Ordering::Release);
+        }
+        started
+    }
+
+    fn switch_incremental(&self) -> Result<Manifest, RewriteError> {
+        let mut guard = self.output.lock();
+        let output = guard.as_mut().ok_or(RewriteError::Disabled)?;
+        // A SWAPDB that goes to the old file is folded into the base; only one that comes
+        // after these records matters.
+        self.write_pending_then(output, |pending| pending.swapped_during_rewrite = false);
+        output.file.sync_data().map_err(io_error(&output.path))?;
+        let seq = output.manifest.incrementals.last().map_or(0, |e| e.seq) + 1;
+        let entry = ManifestEntry {
+            name: incr_name(seq),
+            seq,
+            kind: FileKind::Incremental,
+        };
+        let (file, path) = create_aof_file(&self.dir, &entry)?;
+        let mut manifest = output.manifest.clone();
+        manifest.incrementals.push(entry);
+        manifest.write(&self.dir)?;
+        output.file = file;
+        output.path = path;
+        output.manifest = manifest.clone();
+        self.refresh_sizes(&manifest);
+        Ok(manifest)
+    }
+
+    /// Ends a rewrite: with `new_base` (written and fsynced), the manifest becomes that base
+    /// plus the incremental file begun by [`Journal::begin_rewrite`] and the older files are
+    /// deleted. A SWAPDB during the rewrite makes it fail instead, as do errors: the manifest
+    /// then stays as `begin_rewrite` left it, which replays to the same state.
+    pub fn finish_rewrite(
+        &self,
+        new_base: Result<ManifestEntry, AofError>,
+    ) -> Result<(), RewriteError> {
+        let outcome = self.commit_rewrite(new_base);
+        self.rewriting.store(false, Ordering::Release);
+        outcome
+    }
+
+    fn commit_rewrite(
+        &self,
+        new_base: Result<ManifestEntry, AofError>,
+    ) -> Result<(), RewriteError> {
+        let mut guard = self.output.lock();
+        let output = guard.as_mut().ok_or(RewriteError::Disabled)?;
+        let swapped = std::mem::take(&mut self.pending.lock().swapped_during_rewrite);
+        let base = match new_base {
+            Ok(base) if !swapped => base,
+            Ok(base) => {
+                let _ = std::fs::remove_file(self.dir.join(&base.name));
+                return Err(RewriteError::SwappedDuringRewrite);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let old = output.manifest.clone();
+        let current = old
+            .incrementals
+            .last()
+            .cloned()
+            .ok_or(RewriteError::Disabled)?;
+        let manifest = Manifest {
+            base,
+            incrementals: vec![current.clone()],
+        };
+        manifest.write(&self.dir)?;
+        for stale in old
+            .files()
+            .filter(|e| **e != current && **e != manifest.base)
+        {
+            let _ = std::fs::remove_file(self.dir.join(&stale.name));
+        }
+        output.manifest = manifest.clone();
+        self.refresh_sizes(&manifest);
+        Ok(())
+    }
+
+    /// Whether a rewrite is running.
+    pub fn is_rewriting(&self) -> bool {
+        self.rewriting.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the sizes of the manifest's files for INFO and the automatic rewrite rule.
+    fn refresh_sizes(&self, manifest: &Manifest) {
+        let size = |entry: &ManifestEntry| {
+            std::fs::metadata(self.dir.join(&entry.name)).map_or(0, |m| m.len())
+        };
+        let base = size(&manifest.base);
+        let total = manifest.files().map(size).sum();
+        self.stats.base_size.store(base, Ordering::Relaxed);
+        self.stats.current_size.store(total, Ordering::Relaxed);
+    }
+
+    /// Bytes appended but not yet written (INFO `aof_buffer_length`).
+    pub fn buffered(&self) -> u64 {
+        self.pending.lock().buf.len() as u64
+    }
+}
+
+/// Why a rewrite did not happen or did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    /// Another rewrite is running.
+    #[error("Background append only file rewriting already in progress")]
+    InProgress,
+    /// `appendonly no`.
+    #[error("the AOF is off")]
+    Disabled,
+    /// A SWAPDB ran while the base was being written; the next rewrite will do.
+    #[error("SWAPDB during the rewrite")]
+    SwappedDuringRewrite,
+    /// A file could not be written.
+    #[error(transparent)]
+    Aof(#[from] AofError),
+}
+
+/// Creates `dir/NAME` holding only a header of `entry`'s kind, fsynced.
+pub fn create_aof_file(dir: &Path, entry: &ManifestEntry) -> Result<(File, PathBuf), AofError> {
+    let path = dir.join(&entry.name);
+    let mut header = Vec::new();
+    encode_header(entry.kind, &mut header);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    file.write_all(&header)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&path))?;
+    Ok((file, path))
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AofError + '_ {
+    move |source| AofError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn fsync_code(fsync: AppendFsync) -> u8 {
+    match fsync {
+        AppendFsync::Always => 0,
+        AppendFsync::EverySec => 1,
+        AppendFsync::No => 2,
+    }
+}
+
+/// Stops the process: a write that cannot be persisted must not be acknowledged.
+fn fatal(what: &str, error: &dyn std::fmt::Display) -> ! {
+    tracing::error!("{what}: {error}; stopping so that no unpersisted write is acknowledged");
+    std::process::exit(1)
+}

@@ -1,0 +1,356 @@
+//! Loading the AOF at start-up: the base, then every incremental file, replayed into the
+//! store; and creating an empty AOF where there is none.
+//!
+//! A torn tail of the last file (what a crash during an append leaves) is truncated when
+//! `aof-load-truncated` is on, and logged with its size; any other damage stops start-up
+//! with the file and offset. Keys whose deadline passed while the server was down are not
+//! loaded; sessions past their deadline are loaded and end on the first tick of the wheel,
+//! with their `expired` event.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::effect::{Effect, StoredSession, StoredValue};
+use super::error::AofError;
+use super::file::{AofReader, FileEnd, FileKind, HEADER_LEN, Next};
+use super::journal::create_aof_file;
+use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_name};
+use crate::session::record::NewSession;
+use crate::session::{EndReason, Ending, Policy, Record, SessionId};
+use crate::store::{Database, Namespace, Store, Value};
+
+/// What loading found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Files replayed.
+    pub files: usize,
+    /// Records applied.
+    pub records: u64,
+    /// A torn tail that was cut off: the file and how many bytes.
+    pub truncated: Option<(PathBuf, u64)>,
+    /// Whether the AOF was created empty (there was none).
+    pub created: bool,
+}
+
+/// Loads the AOF in `dir` into `store` (creating an empty one when there is none) and
+/// returns its manifest, ready for the journal to append to.
+pub fn load(
+    dir: &Path,
+    store: &Store,
+    load_truncated: bool,
+    now: u64,
+) -> Result<(Manifest, LoadReport), AofError> {
+    if !dir.join(MANIFEST_NAME).exists() {
+        return Ok((
+            create_empty(dir)?,
+            LoadReport {
+                created: true,
+                ..LoadReport::default()
+            },
+        ));
+    }
+    let manifest = Manifest::read(dir)?;
+    let mut report = LoadReport::default();
+    let mut replay = Replay::new(store, now);
+    let last = manifest.files().count() - 1;
+    for (index, entry) in manifest.files().enumerate() {
+        let path = dir.join(&entry.name);
+        let file = File::open(&path).map_err(io_error(&path))?;
+        let mut reader = AofReader::new(file, &path)?;
+        if reader.kind() != entry.kind {
+            return Err(AofError::Corrupt {
+                path,
+                offset: 0,
+                what: format!(
+                    "the manifest lists a {} file, its header says {}",
+                    entry.kind.name(),
+                    reader.kind().name()
+                ),
+            });
+        }
+        let end = loop {
+            match reader.next_record()? {
+                Next::Record(record) => {
+                    replay
+                        .apply(record.effect)
+                        .map_err(|what| AofError::Unsupported {
+                            path: path.clone(),
+                            offset: record.offset,
+                            what,
+                        })?;
+                    report.records += 1;
+                }
+                Next::End(end) => break end,
+            }
+        };
+        report.files += 1;
+        let FileEnd::Damaged(damage) = end else {
+            continue;
+        };
+        if index != last || !damage.kind.is_torn() {
+            return Err(AofError::Corrupt {
+                path,
+                offset: damage.offset,
+                what: damage.kind.to_string(),
+            });
+        }
+        if !load_truncated {
+            return Err(AofError::TornTail {
+                path,
+                offset: damage.offset,
+                bytes: damage.bytes,
+            });
+        }
+        truncate(&path, damage.offset)?;
+        report.truncated = Some((path, damage.bytes));
+    }
+    for namespace in store.namespaces() {
+        namespace.sessions().reindex();
+    }
+    Ok((manifest, report))
+}
+
+/// Creates an empty AOF (base 1, incremental 1, manifest). Refuses when the directory holds
+/// AOF files with records but no manifest: they may be someone's data.
+fn create_empty(dir: &Path) -> Result<Manifest, AofError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let manifest = Manifest {
+        base: ManifestEntry {
+            name: base_name(1),
+            seq: 1,
+            kind: FileKind::Base,
+        },
+        incrementals: vec![ManifestEntry {
+            name: incr_name(1),
+            seq: 1,
+            kind: FileKind::Incremental,
+        }],
+    };
+    for entry in manifest.files() {
+        let path = dir.join(&entry.name);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > HEADER_LEN as u64) {
+            return Err(AofError::NoManifest {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    for entry in manifest.files() {
+        create_aof_file(dir, entry)?;
+    }
+    manifest.write(dir)?;
+    Ok(manifest)
+}
+
+/// Cuts `path` at `offset` and makes the new length durable.
+fn truncate(path: &Path, offset: u64) -> Result<(), AofError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))?;
+    file.set_len(offset)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(path))
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AofError + '_ {
+    move |source| AofError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Applies effects to a store, remembering the namespace of the last one (records of one
+/// namespace come in runs).
+struct Replay<'a> {
+    store: &'a Store,
+    now: u64,
+    last: Option<Arc<Namespace>>,
+    /// Namespaces dropped and not created again: a connection still inside when its
+    /// namespace was dropped may have logged a last write after the drop.
+    dropped: HashSet<String>,
+}
+
+impl<'a> Replay<'a> {
+    fn new(store: &'a Store, now: u64) -> Self {
+        Replay {
+            store,
+            now,
+            last: None,
+            dropped: HashSet::new(),
+        }
+    }
+
+    /// The namespace called `name`, created with the default policy if the log names one
+    /// that does not exist (its data is never dropped for want of a declaration); `None`
+    /// when the log dropped it.
+    fn namespace(&mut self, name: &str) -> Option<Arc<Namespace>> {
+        match &self.last {
+            Some(namespace) if namespace.name() == name => Some(namespace.clone()),
+            _ if self.dropped.contains(name) => None,
+            _ => {
+                let namespace = self
+                    .store
+                    .namespace(name)
+                    .unwrap_or_else(|| self.store.create_namespace(name, Policy::default()));
+                self.last = Some(namespace.clone());
+                Some(namespace)
+            }
+        }
+    }
+
+    /// Applies one effect; `Err` names what this build cannot apply.
+    fn apply(&mut self, effect: Effect) -> Result<(), &'static str> {
+        let now = self.now;
+        match effect {
+            Effect::NamespaceCreate { name, options } => {
+                self.dropped.remove(&name);
+                if let Some(namespace) = self.namespace(&name) {
+                    // Options that no longer parse (a build with other limits) keep the
+                    // default.
+                    let _ = namespace.update_policy(|policy| {
+                        *policy = Policy::default();
+                        options
+                            .iter()
+                            .try_for_each(|(option, value)| policy.set(option, value))
+                    });
+                }
+            }
+            Effect::NamespaceDrop { name } => {
+                self.last = None;
+                if self.store.drop_namespace(&name).is_some() {
+                    self.dropped.insert(name);
+                }
+            }
+            Effect::Set {
+                namespace,
+                db,
+                key,
+                value,
+                expire_at,
+            } => {
+                let value = value_of(value)?;
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    if expire_at != 0 && expire_at <= now {
+                        shard.remove(&key, now);
+                    } else {
+                        shard.set(&key, value, (expire_at != 0).then_some(expire_at), now);
+                    }
+                });
+            }
+            Effect::Del {
+                namespace,
+                db,
+                keys,
+            } => self.with_db(&namespace, db, |db| {
+                for key in keys {
+                    db.lock(&key).remove(&key, now);
+                }
+            }),
+            Effect::Expire {
+                namespace,
+                db,
+                key,
+                expire_at,
+            } => self.with_db(&namespace, db, |db| {
+                let mut shard = db.lock(&key);
+                if expire_at != 0 && expire_at <= now {
+                    shard.remove(&key, now);
+                } else {
+                    shard.set_deadline(&key, (expire_at != 0).then_some(expire_at));
+                }
+            }),
+            Effect::FlushDb { namespace, db } => self.with_db(&namespace, db, |db| db.flush(now)),
+            Effect::FlushAll { namespace } => {
+                if let Some(namespace) = self.namespace(&namespace) {
+                    namespace.flush_all(now);
+                }
+            }
+            Effect::SwapDb { namespace, a, b } => {
+                if let Some(namespace) = self.namespace(&namespace) {
+                    let (low, high) = (a.min(b) as usize, a.max(b) as usize);
+                    if let (Some(low), Some(high)) =
+                        (namespace.database(low), namespace.database(high))
+                        && low.index() != high.index()
+                    {
+                        low.swap_with(high);
+                    }
+                }
+            }
+            Effect::SessionPut { namespace, session } => {
+                if let Some(namespace) = self.namespace(&namespace) {
+                    namespace.sessions().restore(record_of(&session));
+                }
+            }
+            Effect::SessionTouch {
+                namespace,
+                id,
+                last_access,
+            } => {
+                if let Some(namespace) = self.namespace(&namespace) {
+                    let id = SessionId::from_bytes(id);
+                    namespace.sessions().restore_touch(&id, last_access);
+                }
+            }
+            Effect::SessionDel { namespace, id } => {
+                if let Some(namespace) = self.namespace(&namespace) {
+                    namespace.sessions().forget(&SessionId::from_bytes(id));
+                }
+            }
+            Effect::Batch(effects) => {
+                for effect in effects {
+                    self.apply(effect)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on database `db` of namespace `name`, if both exist.
+    fn with_db(&mut self, name: &str, db: u32, f: impl FnOnce(&Database)) {
+        if let Some(namespace) = self.namespace(name)
+            && let Some(db) = namespace.database(db as usize)
+        {
+            f(db);
+        }
+    }
+}
+
+/// A stored value as the store holds it.
+fn value_of(value: StoredValue) -> Result<Value, &'static str> {
+    match value {
+        StoredValue::String(data) => Ok(Value::string(Bytes::from(data))),
+        StoredValue::Hash(_) => Err("a hash"),
+        StoredValue::Set(_) => Err("a set"),
+        StoredValue::SortedSet(_) => Err("a sorted set"),
+        StoredValue::List(_) => Err("a list"),
+    }
+}
+
+/// A stored session as a packed record.
+fn record_of(session: &StoredSession) -> Record {
+    let new = NewSession {
+        id: SessionId::from_bytes(session.id),
+        user: &session.user,
+        created_at: session.created_at,
+        idle_timeout_s: session.idle_timeout_s,
+        absolute_deadline: session.absolute_deadline,
+        version: session.version,
+    };
+    let ending = session.ending.and_then(|ending| {
+        Some(Ending {
+            reason: EndReason::from_code(ending.reason)?,
+            ended_at: ending.ended_at,
+            recoverable_until: ending.recoverable_until,
+        })
+    });
+    let fields = session
+        .fields
+        .iter()
+        .map(|(name, value)| (name.as_slice(), value.as_slice()));
+    Record::restore(&new, session.last_access, ending, fields)
+}

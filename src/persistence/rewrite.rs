@@ -1,0 +1,186 @@
+//! Rewriting the AOF: a new base written from the live data in the background while new
+//! records go to a fresh incremental file; then the manifest names only those two.
+//!
+//! The base is taken shard by shard, each under its lock for as long as it takes to copy its
+//! entries (values are reference-counted, so a copy is cheap), after the switch to the new
+//! incremental file. Every change is therefore either in the base or in the new file, or
+//! both; effects are absolute, so replaying one twice does no harm.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::capture;
+use super::codec;
+use super::effect::Effect;
+use super::error::AofError;
+use super::file::FileKind;
+use super::journal::{RewriteError, create_aof_file};
+use super::manifest::{Manifest, ManifestEntry, base_name, incr_name};
+use crate::store::{Store, namespace_effect, now_ms};
+
+/// Bytes of encoded records gathered before one write to the base file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Starts a rewrite: switches to a new incremental file now, and writes the base on a
+/// background thread. Fails at once when one is running or the AOF is off.
+pub fn start(store: Arc<Store>) -> Result<(), RewriteError> {
+    let journal = store.journal().clone();
+    let manifest = journal.begin_rewrite()?;
+    let entry = ManifestEntry {
+        name: base_name(manifest.base.seq + 1),
+        seq: manifest.base.seq + 1,
+        kind: FileKind::Base,
+    };
+    journal
+        .stats
+        .rewrite_started_at
+        .store(now_ms(), Ordering::Relaxed);
+    tracing::info!("Background append only file rewriting started");
+    let on_failure = journal.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let written = write_base(&store, journal.dir(), &entry).map(|()| entry);
+            let outcome = journal.finish_rewrite(written);
+            let stats = &journal.stats;
+            stats.rewrite_started_at.store(0, Ordering::Relaxed);
+            stats
+                .last_rewrite_ms
+                .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            stats
+                .last_rewrite_failed
+                .store(outcome.is_err(), Ordering::Relaxed);
+            match outcome {
+                Ok(()) => {
+                    stats.rewrites.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        "Background AOF rewrite finished successfully in {} ms ({} bytes of base)",
+                        started.elapsed().as_millis(),
+                        stats.base_size.load(Ordering::Relaxed)
+                    );
+                }
+                Err(error) => tracing::warn!("Background AOF rewrite failed: {error}"),
+            }
+        });
+    if let Err(error) = spawned {
+        let io = AofError::Io {
+            path: on_failure.dir().to_path_buf(),
+            source: error,
+        };
+        let _ = on_failure.finish_rewrite(Err(io));
+        return Err(RewriteError::Disabled);
+    }
+    Ok(())
+}
+
+/// Turns the AOF on at run time: records effects from now on, writes a base from the live
+/// data and an empty incremental file on a background thread, then a manifest naming them
+/// (older AOF files in the directory are superseded and deleted).
+pub fn enable(store: Arc<Store>) -> Result<(), RewriteError> {
+    let journal = store.journal().clone();
+    journal.activate()?;
+    tracing::info!("AOF turned on: writing a base from the live data");
+    let on_failure = journal.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || {
+            let dir = journal.dir().to_path_buf();
+            let written = write_fresh(&store, &dir);
+            match journal.finish_activation(written) {
+                Ok(()) => tracing::info!("AOF is on: logging to {}", dir.display()),
+                Err(error) => tracing::warn!("Could not turn the AOF on: {error}"),
+            }
+        });
+    if let Err(source) = spawned {
+        let path = on_failure.dir().to_path_buf();
+        let _ = on_failure.finish_activation(Err(AofError::Io { path, source }));
+        return Err(RewriteError::Disabled);
+    }
+    Ok(())
+}
+
+/// Writes a base of the live data and an empty incremental file, numbered past those of any
+/// manifest in `dir`, then a manifest naming them; deletes the files the old one named.
+fn write_fresh(store: &Store, dir: &Path) -> Result<Manifest, AofError> {
+    std::fs::create_dir_all(dir).map_err(|source| AofError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let old = Manifest::read(dir).ok();
+    let base_seq = old.as_ref().map_or(1, |m| m.base.seq + 1);
+    let incr_seq = old
+        .as_ref()
+        .and_then(|m| m.incrementals.last())
+        .map_or(1, |e| e.seq + 1);
+    let manifest = Manifest {
+        base: ManifestEntry {
+            name: base_name(base_seq),
+            seq: base_seq,
+            kind: FileKind::Base,
+        },
+        incrementals: vec![ManifestEntry {
+            name: incr_name(incr_seq),
+            seq: incr_seq,
+            kind: FileKind::Incremental,
+        }],
+    };
+    write_base(store, dir, &manifest.base)?;
+    create_aof_file(dir, &manifest.incrementals[0])?;
+    manifest.write(dir)?;
+    for stale in old.iter().flat_map(Manifest::files) {
+        let _ = std::fs::remove_file(dir.join(&stale.name));
+    }
+    Ok(manifest)
+}
+
+/// Writes every namespace, key and session as it is now into the base file `entry`, fsynced.
+fn write_base(store: &Store, dir: &Path, entry: &ManifestEntry) -> Result<(), AofError> {
+    let (file, path) = create_aof_file(dir, entry)?;
+    let io = |source| AofError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut out = BufWriter::with_capacity(WRITE_CHUNK, file);
+    let mut buf = Vec::with_capacity(WRITE_CHUNK);
+    let mut emit = |effect: &Effect| -> Result<(), AofError> {
+        codec::encode(effect, &mut buf)?;
+        if buf.len() >= WRITE_CHUNK {
+            out.write_all(&buf).map_err(io)?;
+            buf.clear();
+        }
+        Ok(())
+    };
+    let now = now_ms();
+    for namespace in store.namespaces() {
+        let name = namespace.name();
+        emit(&namespace_effect(name, &namespace.policy()))?;
+        for db in namespace.databases() {
+            for index in 0..db.shard_count() {
+                let entries: Vec<_> = {
+                    let shard = db.lock_shard(index);
+                    shard
+                        .iter(now)
+                        .map(|(key, entry)| (key.clone(), entry.value.clone(), entry.expires_at()))
+                        .collect()
+                };
+                for (key, value, expires_at) in entries {
+                    let effect = capture::key_state(name, db.index(), &key, &value, expires_at);
+                    emit(&effect)?;
+                }
+            }
+        }
+        let sessions = namespace.sessions();
+        for index in 0..sessions.shard_count() {
+            for record in sessions.snapshot_shard(index) {
+                emit(&capture::session_state(name, &record))?;
+            }
+        }
+    }
+    out.write_all(&buf).map_err(io)?;
+    let file = out.into_inner().map_err(|error| io(error.into_error()))?;
+    file.sync_all().map_err(io)
+}
