@@ -1641,7 +1641,6 @@ fn wrong_number_of_arguments() {
 
 /// Sessions are kept across a restart (AOF).
 #[test]
-#[ignore = "waiting for persistence (issue 4)"]
 fn sessions_survive_a_restart() {
     let dir =
         std::env::temp_dir().join(format!("sessiond-sessions-restart-{}", std::process::id()));

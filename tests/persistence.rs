@@ -1,0 +1,632 @@
+//! The append-only file against the real binary: acknowledged writes survive `kill -9`, a
+//! torn tail is truncated at start-up, corruption stops start-up naming the file and offset,
+//! `check-aof` finds and fixes what it may, a rewrite under load loses nothing, and the AOF
+//! can be turned on and off at run time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use std::net::SocketAddr;
+
+use common::{RawClient, Server};
+use redis::Connection;
+
+/// `--appendonly yes --dir DIR --appendfsync FSYNC` plus `extra`.
+fn aof_args<'a>(dir: &'a str, fsync: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--appendonly", "yes", "--dir", dir, "--appendfsync", fsync];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn start(dir: &Path, fsync: &str, extra: &[&str]) -> Server {
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    Server::sessiond(&aof_args(dir, fsync, extra))
+}
+
+/// What a start that must fail printed.
+fn start_fails(dir: &Path, extra: &[&str]) -> String {
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    let mut args = vec!["--port", "0", "--appendonly", "yes", "--dir", dir];
+    args.extend_from_slice(extra);
+    match Server::try_sessiond(&args) {
+        Ok(server) => panic!("the server started: {server:?}"),
+        Err(error) => error.output().to_string(),
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failing round can be told apart.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+/// What one writer had acknowledged before the server died.
+#[derive(Default)]
+struct Acked {
+    /// Keys and the value each was last set to.
+    keys: BTreeMap<String, String>,
+    /// The writer's counter key and the highest INCR reply it saw.
+    counter: Option<(String, i64)>,
+    /// Session ids and the value of their field `n`.
+    sessions: BTreeMap<String, String>,
+}
+
+/// Writes until the connection fails, recording every write whose reply arrived. Every
+/// eighth step sends a pipeline of sixteen SETs, acknowledged one by one as replies arrive.
+fn write_until_killed(addr: SocketAddr, writer: usize, round: usize, acks: &AtomicUsize) -> Acked {
+    let mut raw = RawClient::connect(addr);
+    let mut acked = Acked::default();
+    let counter = format!("counter:{writer}");
+    for step in 0.. {
+        let key = format!("r{round}:w{writer}:k{step}");
+        let value = format!("v{step}");
+        let outcome = match step % 8 {
+            0..=3 => raw
+                .try_send(&["SET", &key, &value])
+                .ok()
+                .and_then(|()| raw.try_read_reply(common::READ_TIMEOUT).ok())
+                .map(|reply| {
+                    assert_eq!(reply, b"+OK\r\n");
+                    acked.keys.insert(key, value);
+                }),
+            4 | 5 => raw
+                .try_send(&["INCR", &counter])
+                .ok()
+                .and_then(|()| raw.try_read_reply(common::READ_TIMEOUT).ok())
+                .map(|reply| {
+                    let n = common::frame(&reply)
+                        .integer()
+                        .expect("INCR replies a number");
+                    acked.counter = Some((counter.clone(), n));
+                }),
+            6 => raw
+                .try_send(&["SESSION.CREATE", &format!("w{writer}"), "DATA", "n", &value])
+                .ok()
+                .and_then(|()| raw.try_read_reply(common::READ_TIMEOUT).ok())
+                .map(|reply| {
+                    acked.sessions.insert(common::frame(&reply).text(), value);
+                }),
+            _ => {
+                let batch: Vec<u8> = (0..16)
+                    .flat_map(|i| common::encode_command(&["SET", &format!("{key}:{i}"), "p"]))
+                    .collect();
+                raw.try_send_raw(&batch).ok().and_then(|()| {
+                    for i in 0..16 {
+                        let reply = raw.try_read_reply(common::READ_TIMEOUT).ok()?;
+                        assert_eq!(reply, b"+OK\r\n");
+                        acked.keys.insert(format!("{key}:{i}"), "p".into());
+                    }
+                    Some(())
+                })
+            }
+        };
+        if outcome.is_none() {
+            break;
+        }
+        acks.fetch_add(1, Ordering::Relaxed);
+    }
+    acked
+}
+
+/// Checks that everything in `acked` is in the server.
+fn assert_all_present(connection: &mut Connection, acked: &[Acked], context: &str) {
+    for writer in acked {
+        for (key, value) in &writer.keys {
+            let found: Option<String> = redis::cmd("GET").arg(key).query(connection).unwrap();
+            assert_eq!(found.as_ref(), Some(value), "{context}: key {key} lost");
+        }
+        if let Some((key, n)) = &writer.counter {
+            let found: i64 = redis::cmd("GET").arg(key).query(connection).unwrap();
+            assert!(
+                found >= *n,
+                "{context}: {key} is {found}, {n} was acknowledged"
+            );
+        }
+        for (id, value) in &writer.sessions {
+            let found: Option<Vec<String>> = redis::cmd("SESSION.PEEK")
+                .arg(id)
+                .arg("n")
+                .query(connection)
+                .unwrap();
+            assert_eq!(
+                found,
+                Some(vec![value.clone()]),
+                "{context}: session {id} lost"
+            );
+        }
+    }
+}
+
+/// Rounds of: four writers, `kill -9` after a random number of acknowledgements, restart,
+/// every acknowledged write of every round so far present.
+fn crash_rounds(fsync: &str, rounds: usize, seed: u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut random = Random(seed);
+    let mut acked: Vec<Acked> = Vec::new();
+    let mut server = start(dir.path(), fsync, &[]);
+    for round in 0..rounds {
+        let acks = Arc::new(AtomicUsize::new(0));
+        let target = 50 + random.next(400) as usize;
+        let writers: Vec<_> = (0..4)
+            .map(|writer| {
+                let acks = acks.clone();
+                let addr = server.addr();
+                thread::spawn(move || write_until_killed(addr, writer, round, &acks))
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acks.load(Ordering::Relaxed) < target {
+            assert!(Instant::now() < deadline, "writers made no progress");
+            thread::yield_now();
+        }
+        server.kill();
+        for writer in writers {
+            acked.push(writer.join().expect("writer thread"));
+        }
+        server = start(dir.path(), fsync, &[]);
+        let context = format!("{fsync}, round {round} (seed {seed})");
+        assert_all_present(&mut server.connection(), &acked, &context);
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_with_appendfsync_always() {
+    crash_rounds("always", 6, 0x9e37_79b9_7f4a_7c15);
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_with_appendfsync_everysec() {
+    crash_rounds("everysec", 6, 0xd1b5_4a32_d192_ed03);
+}
+
+/// The AOF's last incremental file, from its manifest.
+fn last_incremental(dir: &Path) -> PathBuf {
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
+    let name = manifest
+        .lines()
+        .rfind(|line| line.contains("type i"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .expect("an incremental file")
+        .to_string();
+    dir.join(name)
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).expect("file exists").len()
+}
+
+/// Copies the AOF files of `from` into a fresh temporary directory.
+fn copy_aof(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        std::fs::copy(entry.path(), to.path().join(entry.file_name())).expect("copy");
+    }
+    to
+}
+
+/// An AOF holding `k0`..`k4` (`appendfsync always`, so each acknowledged record is in the
+/// file), and the offsets at which the records of `k2` and `k4` start and `k4`'s ends.
+fn five_keys() -> (tempfile::TempDir, [u64; 3]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    let incr = last_incremental(dir.path());
+    let mut k2 = 0;
+    let mut k4 = 0;
+    for i in 0..5 {
+        if i == 2 {
+            k2 = file_len(&incr);
+        }
+        if i == 4 {
+            k4 = file_len(&incr);
+        }
+        let value = format!("value-{i}-{}", "x".repeat(40));
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(value)
+            .query(&mut connection)
+            .unwrap();
+    }
+    let end = file_len(&incr);
+    server.kill();
+    (dir, [k2, k4, end])
+}
+
+fn get(connection: &mut Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(connection).unwrap()
+}
+
+#[test]
+fn a_torn_last_record_is_truncated_at_every_offset_and_start_up_goes_on() {
+    let (dir, [_, k4, end]) = five_keys();
+    assert!(end > k4 + 40, "k4's record is {} bytes", end - k4);
+    for cut in k4..end {
+        let copy = copy_aof(dir.path());
+        let incr = last_incremental(copy.path());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&incr)
+            .and_then(|file| file.set_len(cut))
+            .expect("truncate");
+        let server = start(copy.path(), "everysec", &[]);
+        let mut connection = server.connection();
+        for i in 0..4 {
+            assert!(
+                get(&mut connection, &format!("k{i}")).is_some(),
+                "cut at {cut}: k{i}"
+            );
+        }
+        assert_eq!(get(&mut connection, "k4"), None, "cut at {cut}");
+        assert_eq!(
+            file_len(&incr),
+            k4,
+            "cut at {cut}: the torn tail is cut off"
+        );
+        if cut > k4 {
+            let truncated = format!("truncated {} bytes", cut - k4);
+            assert!(
+                server.output_tail().contains(&truncated),
+                "cut at {cut}: {}",
+                server.output_tail()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_torn_tail_stops_start_up_with_aof_load_truncated_no_until_check_aof_fixes_it() {
+    let (dir, [_, k4, end]) = five_keys();
+    let incr = last_incremental(dir.path());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&incr)
+        .and_then(|file| file.set_len(end - 3))
+        .expect("truncate");
+    let output = start_fails(dir.path(), &["--aof-load-truncated", "no"]);
+    let expected = format!("{}: the last record, at offset {k4}", incr.display());
+    assert!(output.contains(&expected), "{output}");
+
+    let check = check_aof(dir.path(), false);
+    assert!(!check.status.success(), "{}", text(&check.stdout));
+    assert!(
+        text(&check.stdout).contains(&format!("torn tail at offset {k4}")),
+        "{}",
+        text(&check.stdout)
+    );
+    let fix = check_aof(dir.path(), true);
+    assert!(fix.status.success(), "{}", text(&fix.stdout));
+    assert_eq!(file_len(&incr), k4);
+    let server = start(dir.path(), "everysec", &["--aof-load-truncated", "no"]);
+    let mut connection = server.connection();
+    assert!(get(&mut connection, "k3").is_some());
+    assert_eq!(get(&mut connection, "k4"), None);
+}
+
+#[test]
+fn a_flipped_byte_in_the_middle_stops_start_up_naming_the_file_and_offset() {
+    let (dir, [k2, _, _]) = five_keys();
+    let incr = last_incremental(dir.path());
+    let mut bytes = std::fs::read(&incr).expect("read");
+    bytes[k2 as usize + 20] ^= 0x40;
+    std::fs::write(&incr, &bytes).expect("write");
+    let output = start_fails(dir.path(), &[]);
+    let expected = format!("{}: corrupt at offset {k2}", incr.display());
+    assert!(output.contains(&expected), "{output}");
+
+    let check = check_aof(dir.path(), false);
+    assert!(!check.status.success());
+    assert!(
+        text(&check.stdout).contains(&format!("CORRUPT at offset {k2}")),
+        "{}",
+        text(&check.stdout)
+    );
+    let fix = check_aof(dir.path(), true);
+    assert!(!fix.status.success(), "--fix must refuse corruption");
+    assert_eq!(
+        std::fs::read(&incr).expect("read"),
+        bytes,
+        "--fix left it as it was"
+    );
+}
+
+fn check_aof(dir: &Path, fix: bool) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sessiond"));
+    command.arg("check-aof");
+    if fix {
+        command.arg("--fix");
+    }
+    command.arg(dir).output().expect("run check-aof")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every key of database 0 with its value and absolute deadline (`PEXPIRETIME`).
+fn keys_with_deadlines(connection: &mut Connection) -> BTreeMap<String, (String, i64)> {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(connection).unwrap();
+    keys.into_iter()
+        .filter_map(|key| {
+            let value: Option<String> = redis::cmd("GET").arg(&key).query(connection).unwrap();
+            let deadline: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query(connection)
+                .unwrap();
+            value.map(|value| (key, (value, deadline)))
+        })
+        .collect()
+}
+
+fn info_field(connection: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(connection)
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO has no {field}: {info}"))
+        .trim()
+        .to_string()
+}
+
+/// Waits until INFO `field` reads `value`.
+fn await_info(connection: &mut Connection, field: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while info_field(connection, field) != value {
+        assert!(
+            Instant::now() < deadline,
+            "INFO {field} never became {value}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_rewrite_under_concurrent_writes_and_expiry_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "everysec", &[]);
+    let mut connection = server.connection();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|writer| {
+            let (stop, addr) = (stop.clone(), server.addr());
+            thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+                let mut connection = client.get_connection().unwrap();
+                let mut step = 0u64;
+                while !stop.load(Ordering::Relaxed) || step < 3000 {
+                    let key = format!("w{writer}:{}", step % 500);
+                    let mut command = match step % 5 {
+                        0 => redis::cmd("DEL"),
+                        1 => redis::cmd("INCR"),
+                        2 => {
+                            let mut set = redis::cmd("SET");
+                            set.arg(&key).arg(step).arg("PX").arg(50 + step % 400);
+                            set
+                        }
+                        3 => {
+                            let mut set = redis::cmd("SET");
+                            set.arg(&key).arg(step).arg("EX").arg(1000 + step);
+                            set
+                        }
+                        _ => redis::cmd("SET"),
+                    };
+                    match step % 5 {
+                        0 | 1 => {
+                            command.arg(&key);
+                        }
+                        4 => {
+                            command.arg(&key).arg(format!("value-{step}"));
+                        }
+                        _ => {}
+                    }
+                    let _: redis::Value = command.query(&mut connection).unwrap();
+                    step += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        let rewrites: u64 = info_field(&mut connection, "aof_rewrites").parse().unwrap();
+        let reply: String = redis::cmd("BGREWRITEAOF").query(&mut connection).unwrap();
+        assert_eq!(reply, "Background append only file rewriting started");
+        await_info(&mut connection, "aof_rewrites", &(rewrites + 1).to_string());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().expect("writer thread");
+    }
+    assert_eq!(
+        info_field(&mut connection, "aof_last_bgrewrite_status"),
+        "ok"
+    );
+    let before = keys_with_deadlines(&mut connection);
+    let manifest = std::fs::read_to_string(dir.path().join("appendonly.aof.manifest")).unwrap();
+    assert!(manifest.contains("appendonly.aof.4.base.aof"), "{manifest}");
+    assert_eq!(
+        manifest.lines().count(),
+        2,
+        "one base, one incremental: {manifest}"
+    );
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 3, "the old files are deleted");
+
+    server.kill();
+    let server = start(dir.path(), "everysec", &[]);
+    let mut connection = server.connection();
+    let after = keys_with_deadlines(&mut connection);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for (key, (value, deadline)) in &before {
+        match after.get(key) {
+            Some(found) => assert_eq!(found, &(value.clone(), *deadline), "key {key}"),
+            None => assert!(
+                *deadline != -1 && *deadline <= now,
+                "key {key} ({value}, deadline {deadline}) lost"
+            ),
+        }
+    }
+    for key in after.keys() {
+        assert!(
+            before.contains_key(key),
+            "key {key} came back from the dead"
+        );
+    }
+    assert!(before.len() > 100, "only {} keys", before.len());
+}
+
+#[test]
+fn sessions_namespaces_and_policies_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    let query = |connection: &mut Connection, args: &[&str]| -> redis::Value {
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query(connection).unwrap()
+    };
+    query(
+        &mut connection,
+        &[
+            "SESSION.NAMESPACE",
+            "CREATE",
+            "shop",
+            "max-sessions-per-user",
+            "2",
+        ],
+    );
+    query(&mut connection, &["SESSION.NAMESPACE", "USE", "shop"]);
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            redis::cmd("SESSION.CREATE")
+                .arg("alice")
+                .arg("DATA")
+                .arg("i")
+                .arg(i)
+                .query(&mut connection)
+                .unwrap()
+        })
+        .collect();
+    let ended: String = ids[1].clone();
+    query(&mut connection, &["SESSION.END", &ended]);
+    let rotated: String = redis::cmd("SESSION.ROTATE")
+        .arg(&ids[2])
+        .query(&mut connection)
+        .unwrap();
+    query(&mut connection, &["SET", "plain", "key"]);
+    let info_before: redis::Value = query(&mut connection, &["SESSION.INFO", &rotated]);
+    server.kill();
+
+    let server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    query(&mut connection, &["SESSION.NAMESPACE", "USE", "shop"]);
+    let info: BTreeMap<String, redis::Value> = redis::cmd("SESSION.NAMESPACE")
+        .arg("INFO")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(info["max-sessions-per-user"], redis::Value::Int(2));
+    let list: Vec<String> = redis::cmd("SESSION.LIST")
+        .arg("alice")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        list,
+        std::slice::from_ref(&rotated),
+        "the evicted, the ended and the rotated-away are not active"
+    );
+    assert_eq!(
+        query(&mut connection, &["SESSION.INFO", &rotated]),
+        info_before
+    );
+    let ended_info: BTreeMap<String, redis::Value> = redis::cmd("SESSION.INFO")
+        .arg(&ended)
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        ended_info["end_reason"],
+        redis::Value::BulkString(b"ended".to_vec())
+    );
+    let recovered: Option<String> = redis::cmd("SESSION.RECOVER")
+        .arg(&ended)
+        .query(&mut connection)
+        .unwrap();
+    assert!(recovered.is_some(), "still recoverable after the restart");
+    assert_eq!(
+        query(&mut connection, &["GET", "plain"]),
+        redis::Value::BulkString(b"key".to_vec())
+    );
+    query(&mut connection, &["SESSION.NAMESPACE", "USE", "default"]);
+    assert_eq!(
+        query(&mut connection, &["GET", "plain"]),
+        redis::Value::Nil,
+        "the key belongs to shop's database"
+    );
+}
+
+#[test]
+fn the_aof_can_be_turned_on_and_off_at_run_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_arg = dir.path().to_str().unwrap();
+    let mut server = Server::sessiond(&["--dir", dir_arg]);
+    let mut connection = server.connection();
+    let set = |connection: &mut Connection, key: &str| {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("v")
+            .query(connection)
+            .unwrap();
+    };
+    set(&mut connection, "before");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut connection)
+        .unwrap();
+    set(&mut connection, "during");
+    await_info(&mut connection, "aof_rewrite_in_progress", "0");
+    assert_eq!(info_field(&mut connection, "aof_enabled"), "1");
+    set(&mut connection, "after");
+    server.kill();
+
+    let mut server = start(dir.path(), "everysec", &[]);
+    let mut connection = server.connection();
+    for key in ["before", "during", "after"] {
+        assert_eq!(get(&mut connection, key).as_deref(), Some("v"), "{key}");
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(info_field(&mut connection, "aof_enabled"), "0");
+    set(&mut connection, "unlogged");
+    server.kill();
+    let server = start(dir.path(), "everysec", &[]);
+    let mut connection = server.connection();
+    assert_eq!(get(&mut connection, "after").as_deref(), Some("v"));
+    assert_eq!(
+        get(&mut connection, "unlogged"),
+        None,
+        "written while the AOF was off"
+    );
+}
