@@ -38,34 +38,34 @@ fn fix(target: &Path) -> Run {
 }
 
 /// The `i`th of a few different effects.
-fn effect(i: usize) -> Effect {
-    let namespace = "default".to_string();
+fn effect(i: usize) -> Effect<'static> {
+    let namespace: std::borrow::Cow<'static, str> = "default".into();
     match i % 4 {
         0 => Effect::Set {
             namespace,
             db: 0,
-            key: format!("key:{i}").into_bytes(),
-            value: StoredValue::String(format!("value {i}").into_bytes()),
+            key: format!("key:{i}").into_bytes().into(),
+            value: StoredValue::String(format!("value {i}").into_bytes().into()),
             expire_at: 1_700_000_000_000 + i as u64,
         },
         1 => Effect::SessionPut {
             namespace,
             session: StoredSession {
                 id: [i as u8; 16],
-                user: b"alice".to_vec(),
+                user: b"alice".to_vec().into(),
                 created_at: 1_700_000_000_000,
                 last_access: 1_700_000_000_000,
                 idle_timeout_s: 1800,
                 absolute_deadline: 0,
                 version: i as u64,
                 ending: None,
-                fields: vec![(b"cart".to_vec(), b"2 items".to_vec())],
+                fields: vec![(b"cart".to_vec().into(), b"2 items".to_vec().into())],
             },
         },
         2 => Effect::Del {
             namespace,
             db: 1,
-            keys: vec![format!("key:{i}").into_bytes()],
+            keys: vec![format!("key:{i}").into_bytes().into()],
         },
         _ => Effect::SessionTouch {
             namespace,

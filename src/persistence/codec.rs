@@ -113,7 +113,7 @@ pub fn encode(effect: &Effect, buf: &mut Vec<u8>) -> Result<usize, AofError> {
 }
 
 /// Decodes the record at the start of `buf`: the effect and the bytes it took.
-pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
+pub fn decode(buf: &[u8]) -> Result<(Effect<'static>, usize), DecodeError> {
     let incomplete = |needed| DecodeError::Incomplete {
         needed,
         available: buf.len(),
@@ -137,7 +137,7 @@ pub fn decode(buf: &[u8]) -> Result<(Effect, usize), DecodeError> {
         }));
     }
     let payload_error = |reason| DecodeError::Corrupt(Corruption::Payload { record_len, reason });
-    match bincode::serde::decode_from_slice::<Effect, _>(payload, CONFIG) {
+    match bincode::serde::decode_from_slice::<Effect<'static>, _>(payload, CONFIG) {
         Ok((effect, used)) if used == payload.len() => Ok((effect, record_len)),
         Ok((_, used)) => Err(payload_error(format!(
             "{} bytes left over after the effect",
@@ -159,11 +159,11 @@ pub(crate) mod tests {
     use crate::persistence::effect::{StoredEnding, StoredSession, StoredValue};
 
     /// One effect of every variant, and every kind of value.
-    pub(crate) fn samples() -> Vec<Effect> {
-        let ns = || "default".to_string();
+    pub(crate) fn samples() -> Vec<Effect<'static>> {
+        let ns = || "default".into();
         let session = StoredSession {
             id: [7; 16],
-            user: b"alice".to_vec(),
+            user: b"alice".to_vec().into(),
             created_at: 1_700_000_000_000,
             last_access: 1_700_000_000_500,
             idle_timeout_s: 1800,
@@ -171,8 +171,8 @@ pub(crate) mod tests {
             version: 3,
             ending: None,
             fields: vec![
-                (b"cart".to_vec(), b"3 items".to_vec()),
-                (vec![], vec![0, 255]),
+                (b"cart".to_vec().into(), b"3 items".to_vec().into()),
+                (vec![].into(), vec![0, 255].into()),
             ],
         };
         let ended = StoredSession {
@@ -187,7 +187,7 @@ pub(crate) mod tests {
         let set = |key: &[u8], value| Effect::Set {
             namespace: ns(),
             db: 0,
-            key: key.to_vec(),
+            key: key.to_vec().into(),
             value,
             expire_at: 0,
         };
@@ -202,33 +202,39 @@ pub(crate) mod tests {
             Effect::Set {
                 namespace: ns(),
                 db: 15,
-                key: b"counter".to_vec(),
-                value: StoredValue::String(b"42".to_vec()),
+                key: b"counter".to_vec().into(),
+                value: StoredValue::String(b"42".to_vec().into()),
                 expire_at: u64::MAX,
             },
-            set(b"", StoredValue::String(vec![])),
+            set(b"", StoredValue::String(vec![].into())),
             set(
                 b"h",
-                StoredValue::Hash(vec![(b"f".to_vec(), b"v".to_vec())]),
+                StoredValue::Hash(vec![(b"f".to_vec().into(), b"v".to_vec().into())]),
             ),
-            set(b"s", StoredValue::Set(vec![b"a".to_vec(), b"b".to_vec()])),
+            set(
+                b"s",
+                StoredValue::Set(vec![b"a".to_vec().into(), b"b".to_vec().into()]),
+            ),
             set(
                 b"z",
                 StoredValue::SortedSet(vec![
-                    (b"a".to_vec(), 1.5),
-                    (b"b".to_vec(), f64::NEG_INFINITY),
+                    (b"a".to_vec().into(), 1.5),
+                    (b"b".to_vec().into(), f64::NEG_INFINITY),
                 ]),
             ),
-            set(b"l", StoredValue::List(vec![vec![0; 300], b"x".to_vec()])),
+            set(
+                b"l",
+                StoredValue::List(vec![vec![0; 300].into(), b"x".to_vec().into()]),
+            ),
             Effect::Del {
                 namespace: ns(),
                 db: 1,
-                keys: vec![b"a".to_vec(), b"b".to_vec()],
+                keys: vec![b"a".to_vec().into(), b"b".to_vec().into()],
             },
             Effect::Expire {
                 namespace: ns(),
                 db: 2,
-                key: b"k".to_vec(),
+                key: b"k".to_vec().into(),
                 expire_at: 1_700_000_000_000,
             },
             Effect::FlushDb {

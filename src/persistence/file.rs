@@ -110,7 +110,7 @@ pub struct Record {
     /// Bytes of the record, frame included.
     pub len: u64,
     /// What it says.
-    pub effect: Effect,
+    pub effect: Effect<'static>,
 }
 
 /// How a file ends, after its last valid record.
@@ -583,8 +583,10 @@ mod tests {
         let big = Effect::Set {
             namespace: "n".into(),
             db: 0,
-            key: b"k".to_vec(),
-            value: crate::persistence::effect::StoredValue::String(vec![b'x'; 3 * READ_CHUNK]),
+            key: b"k".to_vec().into(),
+            value: crate::persistence::effect::StoredValue::String(
+                vec![b'x'; 3 * READ_CHUNK].into(),
+            ),
             expire_at: 0,
         };
         let effects = vec![big.clone(), samples()[0].clone(), big];

@@ -34,6 +34,9 @@ use super::file::{FileKind, encode_header};
 use super::manifest::{Manifest, ManifestEntry, incr_name};
 use crate::config::AppendFsync;
 
+/// The longest an fsync under `always` waits for more records to share it.
+const GATHER_LIMIT: Duration = Duration::from_micros(200);
+
 thread_local! {
     /// End position of the last record this thread appended that a reply must wait for.
     static LAST_APPEND: Cell<u64> = const { Cell::new(0) };
@@ -242,13 +245,19 @@ impl Journal {
     /// crash keeps all of them or none. With `durable`, the reply of the command running on
     /// this thread waits for them ([`take_last_append`]). Call with the locks of the change
     /// held, so records follow the order of changes.
-    pub fn append(&self, effects: Vec<Effect>, durable: bool) {
-        let effect = match effects.len() {
-            0 => return,
-            1 => effects.into_iter().next().expect("one effect"),
-            _ => Effect::Batch(effects),
+    pub fn append<'a>(&self, effects: impl IntoIterator<Item = Effect<'a>>, durable: bool) {
+        let mut effects = effects.into_iter();
+        let Some(first) = effects.next() else {
+            return;
         };
-        self.append_one(&effect, durable);
+        match effects.next() {
+            None => self.append_one(&first, durable),
+            Some(second) => {
+                let mut batch = vec![first, second];
+                batch.extend(effects);
+                self.append_one(&Effect::Batch(batch), durable);
+            }
+        }
     }
 
     /// Appends one effect as one record; see [`Journal::append`].
@@ -282,13 +291,35 @@ impl Journal {
     /// the aof thread's next fsync).
     pub async fn persist(&self, position: u64) {
         if self.fsync() != AppendFsync::Always {
-            self.write_through(position);
+            if self.written.load(Ordering::Acquire) < position {
+                // Let the other connections ready on this worker run their commands
+                // first: the first of them back here writes everyone's records in one
+                // write(2), as Redis writes once per event-loop turn.
+                tokio::task::yield_now().await;
+                self.write_through(position);
+            }
             return;
         }
         let mut synced = self.synced.subscribe();
         self.has_pending.notify_one();
         // The sender lives as long as the journal, which outlives every connection.
         let _ = synced.wait_for(|&at| at >= position).await;
+    }
+
+    /// Before an fsync under `always`: while records keep arriving, lets the connections that
+    /// are running commands append theirs, so one fsync covers them too (at most
+    /// [`GATHER_LIMIT`]).
+    fn gather(&self) {
+        let started = Instant::now();
+        let mut seen = self.pending.lock().end;
+        while started.elapsed() < GATHER_LIMIT {
+            std::thread::yield_now();
+            let now = self.pending.lock().end;
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
     }
 
     /// Writes pending records to the file until `position` has been written.
@@ -388,7 +419,10 @@ impl Journal {
                 }
             }
             match self.fsync() {
-                AppendFsync::Always => self.sync(),
+                AppendFsync::Always => {
+                    self.gather();
+                    self.sync();
+                }
                 AppendFsync::EverySec if last_sync.elapsed() >= Duration::from_secs(1) => {
                     self.sync();
                     last_sync = Instant::now();

@@ -207,7 +207,7 @@ impl<'a> Replay<'a> {
         let now = self.now;
         match effect {
             Effect::NamespaceCreate { name, options } => {
-                self.dropped.remove(&name);
+                self.dropped.remove(name.as_ref());
                 if let Some(namespace) = self.namespace(&name) {
                     // Options that no longer parse (a build with other limits) keep the
                     // default.
@@ -222,7 +222,7 @@ impl<'a> Replay<'a> {
             Effect::NamespaceDrop { name } => {
                 self.last = None;
                 if self.store.drop_namespace(&name).is_some() {
-                    self.dropped.insert(name);
+                    self.dropped.insert(name.into_owned());
                 }
             }
             Effect::Set {
@@ -323,7 +323,7 @@ impl<'a> Replay<'a> {
 /// A stored value as the store holds it.
 fn value_of(value: StoredValue) -> Result<Value, &'static str> {
     match value {
-        StoredValue::String(data) => Ok(Value::string(Bytes::from(data))),
+        StoredValue::String(data) => Ok(Value::string(Bytes::from(data.into_owned()))),
         StoredValue::Hash(_) => Err("a hash"),
         StoredValue::Set(_) => Err("a set"),
         StoredValue::SortedSet(_) => Err("a sorted set"),
@@ -351,6 +351,6 @@ fn record_of(session: &StoredSession) -> Record {
     let fields = session
         .fields
         .iter()
-        .map(|(name, value)| (name.as_slice(), value.as_slice()));
+        .map(|(name, value)| (name.as_ref(), value.as_ref()));
     Record::restore(&new, session.last_access, ending, fields)
 }

@@ -38,7 +38,7 @@ use crate::pubsub::Hub;
 use crate::store::ExpiryClock;
 use events::SessionEvents;
 use record::NewSession;
-use shard::{Released, SessionShard};
+use shard::{Released, SessionChange, SessionShard};
 use stats::SessionStats;
 use users::{UserIndex, UserSessions};
 
@@ -110,24 +110,46 @@ struct ShardGuard<'a> {
     namespace: &'a str,
     /// Effects of an earlier shard of the same operation, logged with this one's as one
     /// record (ROTATE, RECOVER: the old id goes and the new one comes in one piece).
-    carried: Vec<Effect>,
+    carried: Vec<Effect<'static>>,
 }
 
 impl ShardGuard<'_> {
     /// The effects of this shard's changes so far, to be logged by a later guard of the same
     /// operation ([`ShardGuard::carry`]) instead of now. Only for a session that nobody else
     /// can reach meanwhile (one just taken out), so deferring cannot reorder its records.
-    fn take_effects(&mut self) -> Vec<Effect> {
+    fn take_effects(&mut self) -> Vec<Effect<'static>> {
         let mut effects = std::mem::take(&mut self.carried);
-        let mut touches = Vec::new();
-        capture::session_changes(self.namespace, &mut self.shard, &mut effects, &mut touches);
-        effects.extend(touches);
+        let changes = self.shard.take_changes();
+        effects.extend(changes.iter().filter_map(|(id, change)| {
+            let touch_only = *change == SessionChange::Touch;
+            capture::session_change(self.namespace, &self.shard, id, touch_only)
+                .map(Effect::into_owned)
+        }));
+        self.shard.recycle_changes(changes);
         effects
     }
 
     /// Logs `effects` (from [`ShardGuard::take_effects`]) together with this shard's own.
-    fn carry(&mut self, effects: Vec<Effect>) {
+    fn carry(&mut self, effects: Vec<Effect<'static>>) {
         self.carried.extend(effects);
+    }
+
+    /// Logs the changes recorded so far: states (and carried effects) as one record that the
+    /// reply waits for, touches as one that nobody waits for.
+    fn journal_changes(&mut self) {
+        let changes = self.shard.take_changes();
+        let carried = std::mem::take(&mut self.carried);
+        let (shard, namespace): (&SessionShard, &str) = (&self.shard, self.namespace);
+        let effects = |touches: bool| {
+            changes
+                .iter()
+                .filter(move |(_, change)| (*change == SessionChange::Touch) == touches)
+                .filter_map(move |(id, _)| capture::session_change(namespace, shard, id, touches))
+        };
+        self.journal
+            .append(carried.into_iter().chain(effects(false)), true);
+        self.journal.append(effects(true), false);
+        self.shard.recycle_changes(changes);
     }
 }
 
@@ -148,11 +170,7 @@ impl std::ops::DerefMut for ShardGuard<'_> {
 impl Drop for ShardGuard<'_> {
     fn drop(&mut self) {
         if self.shard.has_changes() || !self.carried.is_empty() {
-            let mut states = std::mem::take(&mut self.carried);
-            let mut touches = Vec::new();
-            capture::session_changes(self.namespace, &mut self.shard, &mut states, &mut touches);
-            self.journal.append(states, true);
-            self.journal.append(touches, false);
+            self.journal_changes();
         }
         if let Some(deadline) = self.shard.take_armed() {
             self.slot.next_due.fetch_min(deadline, Ordering::AcqRel);
@@ -379,7 +397,7 @@ impl Sessions {
     }
 
     /// Inserts a new active session, logging `carried` effects of the same operation with it.
-    fn insert(&self, record: Record, recovered: bool, carried: Vec<Effect>) {
+    fn insert(&self, record: Record, recovered: bool, carried: Vec<Effect<'static>>) {
         let mut shard = self.lock(&record.id());
         shard.carry(carried);
         shard.insert(record);

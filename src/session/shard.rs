@@ -100,9 +100,16 @@ impl SessionShard {
         self.journaled = journaled;
     }
 
-    /// The sessions changed since the last call and what changed, in order.
+    /// The sessions changed since the last call and what changed, in order; hand the list
+    /// back with [`SessionShard::recycle_changes`] so its buffer is reused.
     pub fn take_changes(&mut self) -> Vec<(SessionId, SessionChange)> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Gives back a list taken by [`SessionShard::take_changes`], emptied.
+    pub fn recycle_changes(&mut self, mut changes: Vec<(SessionId, SessionChange)>) {
+        changes.clear();
+        self.changes = changes;
     }
 
     /// Whether changes wait to be journaled.

@@ -4,6 +4,7 @@
 //! an `.await`. A command touching several keys locks their shards in ascending index order
 //! (see [`Database::lock_many`]), so multi-key commands are atomic and cannot deadlock.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,7 @@ use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::expiry::ExpiryClock;
-use super::shard::Shard;
+use super::shard::{Change, ChangeLog, Shard};
 use crate::persistence::{Effect, Journal, capture};
 use crate::pubsub::{EventClass, Hub};
 
@@ -115,10 +116,10 @@ impl Database {
 
     /// Logs an effect on the database as a whole (FLUSHDB, SWAPDB), with the shards it
     /// concerns locked so it takes its place among the changes to their keys.
-    pub fn journal(&self, effect: impl FnOnce(String) -> Effect) {
+    pub fn journal(&self, effect: impl FnOnce(Cow<'_, str>) -> Effect<'_>) {
         let journal = &self.links.journal;
         if journal.is_active() {
-            journal.append_one(&effect(self.links.namespace_name.to_string()), true);
+            journal.append_one(&effect(Cow::Borrowed(&self.links.namespace_name)), true);
         }
     }
 
@@ -242,23 +243,14 @@ impl ShardGuard<'_> {
         let Some(journal) = guards.first().map(|g| g.database.links.journal.clone()) else {
             return;
         };
-        let mut effects = Vec::new();
-        for guard in guards.iter_mut() {
-            guard.collect_changes(&mut effects);
-        }
+        let logs: Vec<ChangeLog> = guards.iter_mut().map(|g| g.guard.take_changes()).collect();
+        let effects = guards.iter().zip(&logs).flat_map(|(guard, log)| {
+            log.iter()
+                .map(|(key, change)| guard.change_effect(key, change))
+        });
         journal.append(effects, true);
-    }
-
-    /// Moves the shard's recorded changes into `effects`.
-    fn collect_changes(&mut self, effects: &mut Vec<Effect>) {
-        if self.guard.has_changes() {
-            let links = &self.database.links;
-            capture::shard_changes(
-                &links.namespace_name,
-                self.database.index,
-                &mut self.guard,
-                effects,
-            );
+        for (guard, log) in guards.iter_mut().zip(logs) {
+            guard.guard.recycle_changes(log);
         }
     }
 
@@ -268,14 +260,29 @@ impl ShardGuard<'_> {
         self.guard.take_armed();
         self.slot.next_due.store(next, Ordering::Release);
     }
+
+    /// The effect of a change this shard recorded.
+    fn change_effect<'k>(&'k self, key: &'k [u8], change: Change) -> Effect<'k> {
+        let links = &self.database.links;
+        capture::key_change(
+            &links.namespace_name,
+            self.database.index,
+            &self.guard,
+            key,
+            change,
+        )
+    }
 }
 
 impl Drop for ShardGuard<'_> {
     fn drop(&mut self) {
         if self.guard.has_changes() {
-            let mut effects = Vec::new();
-            self.collect_changes(&mut effects);
+            let log = self.guard.take_changes();
+            let effects = log
+                .iter()
+                .map(|(key, change)| self.change_effect(key, change));
             self.database.links.journal.append(effects, true);
+            self.guard.recycle_changes(log);
         }
         if let Some(deadline) = self.guard.take_armed() {
             self.slot.next_due.fetch_min(deadline, Ordering::AcqRel);

@@ -129,9 +129,9 @@ fn journal_namespace(journal: &Journal, name: &str, policy: &Policy) {
 }
 
 /// The effect that recreates namespace `name` with `policy`.
-pub fn namespace_effect(name: &str, policy: &Policy) -> Effect {
+pub fn namespace_effect<'a>(name: &'a str, policy: &Policy) -> Effect<'a> {
     Effect::NamespaceCreate {
-        name: name.to_string(),
+        name: name.into(),
         options: policy
             .options()
             .into_iter()
@@ -242,9 +242,7 @@ impl Store {
         let mut namespaces = self.namespaces.write();
         let index = namespaces.iter().position(|ns| ns.name == name)?;
         if self.journal.is_active() {
-            let effect = Effect::NamespaceDrop {
-                name: name.to_string(),
-            };
+            let effect = Effect::NamespaceDrop { name: name.into() };
             self.journal.append_one(&effect, true);
         }
         Some(namespaces.remove(index))

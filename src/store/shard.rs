@@ -47,6 +47,50 @@ pub enum Change {
     Deadline,
 }
 
+/// The keys a command changed and what changed, for the journal. Key bytes are kept
+/// back to back in one buffer that is reused, so recording a change allocates nothing.
+#[derive(Debug, Default)]
+pub struct ChangeLog {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize, Change)>,
+}
+
+impl ChangeLog {
+    /// Records that `key` changed; consecutive changes of one key (SET's value and
+    /// deadline) make one entry.
+    fn note(&mut self, key: &[u8], change: Change) {
+        if let Some((start, end, kind)) = self.spans.last_mut()
+            && self.bytes[*start..*end] == *key
+        {
+            if change == Change::Value {
+                *kind = Change::Value;
+            }
+            return;
+        }
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        self.spans.push((start, self.bytes.len(), change));
+    }
+
+    /// The changed keys and what changed, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Change)> {
+        self.spans
+            .iter()
+            .map(|&(start, end, change)| (&self.bytes[start..end], change))
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Forgets every change, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+}
+
 /// Keys and their expiry timers. Locked as a whole by its [`super::Database`].
 pub struct Shard {
     map: HashMap<Key, Entry, RandomState>,
@@ -58,7 +102,7 @@ pub struct Shard {
     /// Whether changes are recorded in `changes` (the AOF is on).
     journaled: bool,
     /// Keys changed since the shard was locked, for the journal (when `journaled`).
-    changes: Vec<(Key, Change)>,
+    changes: ChangeLog,
 }
 
 impl std::fmt::Debug for Shard {
@@ -79,7 +123,7 @@ impl Shard {
             expired: Vec::new(),
             armed_since_drain: None,
             journaled: false,
-            changes: Vec::new(),
+            changes: ChangeLog::default(),
         }
     }
 
@@ -88,9 +132,16 @@ impl Shard {
         self.journaled = journaled;
     }
 
-    /// The keys changed since the last call and what changed, in order.
-    pub fn take_changes(&mut self) -> Vec<(Key, Change)> {
+    /// The keys changed since the last call and what changed, in order; hand the log
+    /// back with [`Shard::recycle_changes`] so its buffers are reused.
+    pub fn take_changes(&mut self) -> ChangeLog {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Gives back a log taken by [`Shard::take_changes`], emptied, to record into again.
+    pub fn recycle_changes(&mut self, mut log: ChangeLog) {
+        log.clear();
+        self.changes = log;
     }
 
     /// Whether changes wait to be journaled.
@@ -98,21 +149,10 @@ impl Shard {
         !self.changes.is_empty()
     }
 
-    /// Records that `key` changed; consecutive changes of one key (SET's value and
-    /// deadline) make one entry.
     fn note_change(&mut self, key: &[u8], change: Change) {
-        if !self.journaled {
-            return;
+        if self.journaled {
+            self.changes.note(key, change);
         }
-        if let Some((last, kind)) = self.changes.last_mut()
-            && last[..] == *key
-        {
-            if change == Change::Value {
-                *kind = Change::Value;
-            }
-            return;
-        }
-        self.changes.push((Bytes::copy_from_slice(key), change));
     }
 
     /// The entry for `key` as it is, past its deadline or not, without side effects: what
