@@ -533,6 +533,15 @@ fn sessions_namespaces_and_policies_survive_a_restart() {
         .unwrap();
     query(&mut connection, &["SET", "plain", "key"]);
     let info_before: redis::Value = query(&mut connection, &["SESSION.INFO", &rotated]);
+    // Half of what follows is read back from a rewritten base, half from the newer records.
+    let rewrites = info_field(&mut connection, "aof_rewrites");
+    query(&mut connection, &["BGREWRITEAOF"]);
+    let done = (rewrites.parse::<u64>().unwrap() + 1).to_string();
+    await_info(&mut connection, "aof_rewrites", &done);
+    let late: String = redis::cmd("SESSION.CREATE")
+        .arg("bob")
+        .query(&mut connection)
+        .unwrap();
     server.kill();
 
     let server = start(dir.path(), "always", &[]);
@@ -564,6 +573,11 @@ fn sessions_namespaces_and_policies_survive_a_restart() {
         ended_info["end_reason"],
         redis::Value::BulkString(b"ended".to_vec())
     );
+    let bobs: Vec<String> = redis::cmd("SESSION.LIST")
+        .arg("bob")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(bobs, [late], "created after the rewrite");
     let recovered: Option<String> = redis::cmd("SESSION.RECOVER")
         .arg(&ended)
         .query(&mut connection)

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::effect::{Effect, StoredEnding, StoredSession, StoredValue};
+use super::effect::{Blob, Effect, StoredEnding, StoredSession, StoredValue};
 use crate::session::shard::SessionShard;
 use crate::session::{Record, SessionId};
 use crate::store::Value;
@@ -56,7 +56,7 @@ pub fn key_state<'a>(
 /// A value as the AOF stores it.
 pub fn stored_value(value: &Value) -> StoredValue<'_> {
     match value {
-        Value::Str(data, _) => StoredValue::String(Cow::Borrowed(data)),
+        Value::Str(data, _) => StoredValue::String(Blob(Cow::Borrowed(data))),
     }
 }
 
@@ -88,6 +88,15 @@ pub fn session_state<'a>(namespace: &'a str, record: &'a Record) -> Effect<'a> {
     Effect::SessionPut {
         namespace: namespace.into(),
         session: stored_session(record),
+    }
+}
+
+/// The effect that recreates the session `record` as it is, as its packed bytes (for the
+/// base of a rewrite).
+pub fn session_record<'a>(namespace: &'a str, record: &'a Record) -> Effect<'a> {
+    Effect::SessionRecord {
+        namespace: namespace.into(),
+        record: record.packed().into(),
     }
 }
 

@@ -112,8 +112,9 @@ pub fn encode(effect: &Effect, buf: &mut Vec<u8>) -> Result<usize, AofError> {
     Ok(buf.len() - start)
 }
 
-/// Decodes the record at the start of `buf`: the effect and the bytes it took.
-pub fn decode(buf: &[u8]) -> Result<(Effect<'static>, usize), DecodeError> {
+/// Decodes the record at the start of `buf`: the effect (borrowing `buf`) and the bytes it
+/// took.
+pub fn decode(buf: &[u8]) -> Result<(Effect<'_>, usize), DecodeError> {
     let incomplete = |needed| DecodeError::Incomplete {
         needed,
         available: buf.len(),
@@ -137,7 +138,7 @@ pub fn decode(buf: &[u8]) -> Result<(Effect<'static>, usize), DecodeError> {
         }));
     }
     let payload_error = |reason| DecodeError::Corrupt(Corruption::Payload { record_len, reason });
-    match bincode::serde::decode_from_slice::<Effect<'static>, _>(payload, CONFIG) {
+    match bincode::serde::borrow_decode_from_slice::<Effect<'_>, _>(payload, CONFIG) {
         Ok((effect, used)) if used == payload.len() => Ok((effect, record_len)),
         Ok((_, used)) => Err(payload_error(format!(
             "{} bytes left over after the effect",
@@ -319,6 +320,23 @@ pub(crate) mod tests {
         assert_eq!(le_u32(&bytes, 4), Some(crc32c::crc32c(payload)));
         // Variant 6 (FlushAll), then the string as varint length + bytes.
         assert_eq!(payload, [6, 1, b'n']);
+    }
+
+    #[test]
+    fn byte_strings_are_a_varint_length_then_the_bytes() {
+        let bytes = encoded(&Effect::Set {
+            namespace: "ns".into(),
+            db: 300,
+            key: b"k".into(),
+            value: StoredValue::String(vec![b'v'; 2].into()),
+            expire_at: 0,
+        });
+        // Variant 2 (Set); "ns"; db 300 as 251 + u16; "k"; value variant 0 (String) "vv";
+        // expire_at 0.
+        assert_eq!(
+            bytes[FRAME_LEN..],
+            [2, 2, b'n', b's', 251, 44, 1, 1, b'k', 0, 2, b'v', b'v', 0]
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub enum Effect<'a> {
     /// as `SESSION.NAMESPACE CREATE|CONFIG` takes them). Replaces the options of an existing one.
     NamespaceCreate {
         /// The namespace's name.
+        #[serde(borrow)]
         name: Cow<'a, str>,
         /// Its policy options, in the order they are applied.
         options: Vec<(String, String)>,
@@ -34,17 +35,21 @@ pub enum Effect<'a> {
     /// The namespace `name` and everything in it no longer exist.
     NamespaceDrop {
         /// The namespace's name.
+        #[serde(borrow)]
         name: Cow<'a, str>,
     },
     /// `key` holds exactly `value`, expiring at `expire_at` (0 = never), whatever it held before.
     Set {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The database index.
         db: u32,
         /// The key.
-        key: Cow<'a, [u8]>,
+        #[serde(borrow)]
+        key: Blob<'a>,
         /// The whole value.
+        #[serde(borrow)]
         value: StoredValue<'a>,
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
@@ -52,26 +57,31 @@ pub enum Effect<'a> {
     /// None of `keys` exists (also how expiry and eviction are logged).
     Del {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The database index.
         db: u32,
         /// The keys that no longer exist.
-        keys: Vec<Cow<'a, [u8]>>,
+        #[serde(borrow)]
+        keys: Vec<Blob<'a>>,
     },
     /// `key`, if it exists, expires at `expire_at`; 0 = it has no expiry (`PERSIST`).
     Expire {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The database index.
         db: u32,
         /// The key.
-        key: Cow<'a, [u8]>,
+        #[serde(borrow)]
+        key: Blob<'a>,
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
     },
     /// Database `db` of the namespace is empty.
     FlushDb {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The database index.
         db: u32,
@@ -79,6 +89,7 @@ pub enum Effect<'a> {
     /// Every database of the namespace is empty (its sessions are untouched).
     FlushAll {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
     },
     /// Databases `a` and `b` of the namespace have exchanged their contents.
@@ -88,6 +99,7 @@ pub enum Effect<'a> {
     /// it produced, and a rewrite folds it into the base.
     SwapDb {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// One database index.
         a: u32,
@@ -98,14 +110,17 @@ pub enum Effect<'a> {
     /// rotated to a new id or recovered: the full record every time).
     SessionPut {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The session's whole state.
+        #[serde(borrow)]
         session: StoredSession<'a>,
     },
     /// The session `id`, if it exists, was last used at `last_access` (which moves its idle
     /// deadline). Logged instead of a full [`Effect::SessionPut`] for reads that only refresh.
     SessionTouch {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The session id.
         id: [u8; 16],
@@ -115,31 +130,44 @@ pub enum Effect<'a> {
     /// The session `id` no longer exists, not even as a recoverable ended session.
     SessionDel {
         /// The namespace's name.
+        #[serde(borrow)]
         namespace: Cow<'a, str>,
         /// The session id.
         id: [u8; 16],
     },
     /// Several effects of one command (RENAME, MOVE, MSET, an expiry sweep of a shard, a
     /// transaction) in one record, so a crash keeps all of them or none.
-    Batch(Vec<Effect<'a>>),
+    Batch(#[serde(borrow)] Vec<Effect<'a>>),
+    /// The session in `record` exists exactly so: what [`Effect::SessionPut`] says, as the
+    /// packed bytes sessiond keeps in memory (layout in `src/session/record.rs`; the timer
+    /// bytes are ignored). A rewrite's base stores sessions this way, so that loading one is
+    /// a copy, not a parse of every field.
+    SessionRecord {
+        /// The namespace's name.
+        #[serde(borrow)]
+        namespace: Cow<'a, str>,
+        /// The packed record.
+        #[serde(borrow)]
+        record: Blob<'a>,
+    },
 }
 
 /// A name and a value (hash fields, session fields).
-pub type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+pub type Pair<'a> = (Blob<'a>, Blob<'a>);
 
 /// A key's whole value, one variant per Redis type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StoredValue<'a> {
     /// A string: its bytes.
-    String(Cow<'a, [u8]>),
+    String(#[serde(borrow)] Blob<'a>),
     /// A hash: its fields and values.
-    Hash(Vec<Pair<'a>>),
+    Hash(#[serde(borrow)] Vec<Pair<'a>>),
     /// A set: its members.
-    Set(Vec<Cow<'a, [u8]>>),
+    Set(#[serde(borrow)] Vec<Blob<'a>>),
     /// A sorted set: its members and scores.
-    SortedSet(Vec<(Cow<'a, [u8]>, f64)>),
+    SortedSet(#[serde(borrow)] Vec<(Blob<'a>, f64)>),
     /// A list: its elements, head first.
-    List(Vec<Cow<'a, [u8]>>),
+    List(#[serde(borrow)] Vec<Blob<'a>>),
 }
 
 /// A session's whole state, as `SESSION.INFO` and `SESSION.GET` would show it.
@@ -148,7 +176,8 @@ pub struct StoredSession<'a> {
     /// The id's 16 bytes (a UUID v4).
     pub id: [u8; 16],
     /// The owner; empty for an anonymous session.
-    pub user: Cow<'a, [u8]>,
+    #[serde(borrow)]
+    pub user: Blob<'a>,
     /// Unix ms of creation.
     pub created_at: u64,
     /// Unix ms of the last use (the idle deadline counts from here).
@@ -162,6 +191,7 @@ pub struct StoredSession<'a> {
     /// When and why it ended; `None` while active.
     pub ending: Option<StoredEnding>,
     /// Its fields and their values.
+    #[serde(borrow)]
     pub fields: Vec<Pair<'a>>,
 }
 
@@ -178,8 +208,93 @@ pub struct StoredEnding {
 }
 
 /// An owned copy of borrowed bytes.
-fn owned(bytes: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
-    Cow::Owned(bytes.into_owned())
+fn owned(bytes: Blob<'_>) -> Blob<'static> {
+    bytes.into_owned()
+}
+
+/// Bytes in a record: borrowed from the live state while a record is encoded, or from the
+/// file's buffer while one is decoded; owned when they must outlive either. Encoded as a
+/// byte string (varint length, then the bytes), which is how bincode encodes a `Vec<u8>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob<'a>(pub Cow<'a, [u8]>);
+
+impl Blob<'_> {
+    /// The same bytes, owned.
+    pub fn into_owned(self) -> Blob<'static> {
+        Blob(Cow::Owned(self.0.into_owned()))
+    }
+
+    /// The bytes as a vector (copied only when borrowed).
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0.into_owned()
+    }
+}
+
+impl std::ops::Deref for Blob<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Blob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl<'a> From<&'a [u8]> for Blob<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Blob(Cow::Borrowed(bytes))
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Blob<'a> {
+    fn from(bytes: &'a [u8; N]) -> Self {
+        Blob(Cow::Borrowed(bytes))
+    }
+}
+
+impl From<Vec<u8>> for Blob<'static> {
+    fn from(bytes: Vec<u8>) -> Self {
+        Blob(Cow::Owned(bytes))
+    }
+}
+
+impl Serialize for Blob<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Blob<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_bytes(BlobVisitor)
+    }
+}
+
+/// Takes a byte string, borrowed from the input when the decoder can lend it.
+struct BlobVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BlobVisitor {
+    type Value = Blob<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a byte string")
+    }
+
+    fn visit_borrowed_bytes<E>(self, bytes: &'de [u8]) -> Result<Blob<'de>, E> {
+        Ok(Blob(Cow::Borrowed(bytes)))
+    }
+
+    fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Blob<'de>, E> {
+        Ok(Blob(Cow::Owned(bytes.to_vec())))
+    }
+
+    fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> Result<Blob<'de>, E> {
+        Ok(Blob(Cow::Owned(bytes)))
+    }
 }
 
 impl Effect<'_> {
@@ -258,6 +373,10 @@ impl Effect<'_> {
             Effect::Batch(effects) => {
                 Effect::Batch(effects.into_iter().map(Effect::into_owned).collect())
             }
+            Effect::SessionRecord { namespace, record } => Effect::SessionRecord {
+                namespace: name(namespace),
+                record: owned(record),
+            },
         }
     }
 }

@@ -80,8 +80,9 @@ pub enum AofError {
         /// Bytes from there to the end.
         bytes: u64,
     },
-    /// A valid record this build cannot apply (a value kind it does not have).
-    #[error("{path}: record at offset {offset}: {what} is not supported by this build")]
+    /// A valid record this build cannot apply (a value kind it does not have, a malformed
+    /// packed session).
+    #[error("{path}: the record at offset {offset} cannot be applied: {what}")]
     Unsupported {
         /// The file.
         path: PathBuf,

@@ -14,6 +14,7 @@
 //! the offset of the first bad byte.
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use super::codec::{self, Corruption, DecodeError};
@@ -102,15 +103,27 @@ pub fn decode_header(bytes: &[u8], path: &Path) -> Result<FileKind, AofError> {
     Ok(kind)
 }
 
-/// A record the reader decoded, and where.
+/// A record the reader decoded, and where. [`AofReader::visit`] lends records that borrow
+/// the reader's buffer; [`AofReader::next_record`] returns owned ones.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Record {
+pub struct Record<'a> {
     /// Byte offset of the record's frame in the file.
     pub offset: u64,
     /// Bytes of the record, frame included.
     pub len: u64,
     /// What it says.
-    pub effect: Effect<'static>,
+    pub effect: Effect<'a>,
+}
+
+impl Record<'_> {
+    /// The same record owning its data.
+    pub fn into_owned(self) -> Record<'static> {
+        Record {
+            offset: self.offset,
+            len: self.len,
+            effect: self.effect.into_owned(),
+        }
+    }
 }
 
 /// How a file ends, after its last valid record.
@@ -193,7 +206,7 @@ impl std::fmt::Display for DamageKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     /// The next valid record.
-    Record(Record),
+    Record(Record<'static>),
     /// No more records: how the file ends. Every later call returns it again.
     End(FileEnd),
 }
@@ -247,10 +260,25 @@ impl<R: Read> AofReader<R> {
 
     /// The next record, or how the file ends. Fails only when reading fails.
     pub fn next_record(&mut self) -> Result<Next, AofError> {
-        if let Some(end) = &self.end {
-            return Ok(Next::End(end.clone()));
-        }
+        Ok(
+            match self.visit(|record| ControlFlow::Break(record.into_owned()))? {
+                ControlFlow::Break(record) => Next::Record(record),
+                ControlFlow::Continue(end) => Next::End(end),
+            },
+        )
+    }
+
+    /// Lends each record in turn to `f`, borrowing the reader's buffer (loading copies only
+    /// what it keeps), until `f` breaks or the file ends; then says how it ends. Fails only
+    /// when reading fails.
+    pub fn visit<B>(
+        &mut self,
+        mut f: impl FnMut(Record<'_>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B, FileEnd>, AofError> {
         loop {
+            if let Some(end) = &self.end {
+                return Ok(ControlFlow::Continue(end.clone()));
+            }
             match codec::decode(&self.buf[self.pos..]) {
                 Ok((effect, len)) => {
                     let record = Record {
@@ -258,15 +286,17 @@ impl<R: Read> AofReader<R> {
                         len: len as u64,
                         effect,
                     };
+                    let flow = f(record);
                     self.pos += len;
                     self.offset += len as u64;
-                    return Ok(Next::Record(record));
+                    if let ControlFlow::Break(value) = flow {
+                        return Ok(ControlFlow::Break(value));
+                    }
                 }
                 Err(DecodeError::Incomplete { needed, .. }) if !self.eof => self.fill(needed)?,
                 Err(error) => {
                     let end = self.classify(error)?;
-                    self.end = Some(end.clone());
-                    return Ok(Next::End(end));
+                    self.end = Some(end);
                 }
             }
         }
@@ -385,7 +415,7 @@ mod tests {
     }
 
     /// Every record, then the end.
-    fn read_all(bytes: &[u8]) -> (Vec<Record>, FileEnd) {
+    fn read_all(bytes: &[u8]) -> (Vec<Record<'static>>, FileEnd) {
         let mut reader = AofReader::new(bytes, "test.aof").expect("header");
         let mut records = Vec::new();
         loop {

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use bytes::Bytes;
 
 use super::effect::{Effect, StoredSession, StoredValue};
 use super::error::AofError;
-use super::file::{AofReader, FileEnd, FileKind, HEADER_LEN, Next};
+use super::file::{AofReader, FileEnd, FileKind, HEADER_LEN};
 use super::journal::create_aof_file;
 use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_name};
 use crate::session::record::NewSession;
@@ -72,19 +73,17 @@ pub fn load(
                 ),
             });
         }
-        let end = loop {
-            match reader.next_record()? {
-                Next::Record(record) => {
-                    replay
-                        .apply(record.effect)
-                        .map_err(|what| AofError::Unsupported {
-                            path: path.clone(),
-                            offset: record.offset,
-                            what,
-                        })?;
-                    report.records += 1;
-                }
-                Next::End(end) => break end,
+        let visited = reader.visit(|record| match replay.apply(record.effect) {
+            Ok(()) => {
+                report.records += 1;
+                ControlFlow::Continue(())
+            }
+            Err(what) => ControlFlow::Break((record.offset, what)),
+        })?;
+        let end = match visited {
+            ControlFlow::Continue(end) => end,
+            ControlFlow::Break((offset, what)) => {
+                return Err(AofError::Unsupported { path, offset, what });
             }
         };
         report.files += 1;
@@ -306,6 +305,13 @@ impl<'a> Replay<'a> {
                     self.apply(effect)?;
                 }
             }
+            Effect::SessionRecord { namespace, record } => {
+                let record =
+                    Record::from_packed(&record).ok_or("the packed session is malformed")?;
+                if let Some(namespace) = self.namespace(&namespace) {
+                    namespace.sessions().restore(record);
+                }
+            }
         }
         Ok(())
     }
@@ -323,11 +329,11 @@ impl<'a> Replay<'a> {
 /// A stored value as the store holds it.
 fn value_of(value: StoredValue) -> Result<Value, &'static str> {
     match value {
-        StoredValue::String(data) => Ok(Value::string(Bytes::from(data.into_owned()))),
-        StoredValue::Hash(_) => Err("a hash"),
-        StoredValue::Set(_) => Err("a set"),
-        StoredValue::SortedSet(_) => Err("a sorted set"),
-        StoredValue::List(_) => Err("a list"),
+        StoredValue::String(data) => Ok(Value::string(Bytes::copy_from_slice(&data))),
+        StoredValue::Hash(_) => Err("this build has no hashes"),
+        StoredValue::Set(_) => Err("this build has no sets"),
+        StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
+        StoredValue::List(_) => Err("this build has no lists"),
     }
 }
 

@@ -176,7 +176,7 @@ fn write_base(store: &Store, dir: &Path, entry: &ManifestEntry) -> Result<(), Ao
         let sessions = namespace.sessions();
         for index in 0..sessions.shard_count() {
             for record in sessions.snapshot_shard(index) {
-                emit(&capture::session_state(name, &record))?;
+                emit(&capture::session_record(name, &record))?;
             }
         }
     }

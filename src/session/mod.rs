@@ -763,33 +763,35 @@ impl Sessions {
     /// After loading: rebuilds the user index (each user's active sessions, oldest first)
     /// and the active and recoverable counts from the records.
     pub fn reindex(&self) {
-        let mut by_user: std::collections::HashMap<Box<[u8]>, Vec<(u64, SessionId)>> =
-            std::collections::HashMap::new();
         let (mut active, mut recoverable) = (0, 0);
+        // The users and ids of one shard, copied out so that no user lock is taken while a
+        // session shard is locked.
+        let mut names = Vec::new();
+        let mut owned: Vec<(usize, usize, SessionId)> = Vec::new();
         for index in 0..self.shards.len() {
-            let shard = self.lock_index(index);
-            for record in shard.records() {
+            for record in self.lock_index(index).records() {
                 if !record.is_active() {
                     recoverable += 1;
                     continue;
                 }
                 active += 1;
                 if !record.user().is_empty() {
-                    by_user
-                        .entry(record.user().into())
-                        .or_default()
-                        .push((record.created_at(), record.id()));
+                    let start = names.len();
+                    names.extend_from_slice(record.user());
+                    owned.push((start, names.len(), record.id()));
                 }
             }
-        }
-        for (user, mut sessions) in by_user {
-            sessions.sort_unstable();
-            let mut users = self.users.lock(&user);
-            let entry = users.entry(&user);
-            for (_, id) in sessions {
-                entry.push(id);
+            for (start, end, id) in owned.drain(..) {
+                let user = &names[start..end];
+                self.users.lock(user).entry(user).push(id);
             }
+            names.clear();
         }
+        self.users.for_each_entry(|entry| {
+            if entry.len() > 1 {
+                entry.sort_by_key(|id| self.lock(id).current(id).map_or(0, Record::created_at));
+            }
+        });
         self.stats.restored(active, recoverable);
     }
 

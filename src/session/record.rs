@@ -131,37 +131,87 @@ impl Record {
             std::iter::empty(),
             fields.into_iter().map(|(n, v)| (n, Some(v))),
         );
-        let mut bytes = Vec::with_capacity(ACTIVE_HEADER + packed_len(session.user, &pairs));
+        Record::pack(session, session.created_at, None, pairs.iter().copied())
+    }
+
+    /// A session exactly as it was (loading the AOF): `session` with its last use and,
+    /// when it ended, its ending; `fields` hold each name once.
+    pub fn restore<'f>(
+        session: &NewSession,
+        last_access: u64,
+        ending: Option<Ending>,
+        fields: impl Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+    ) -> Record {
+        Record::pack(session, last_access, ending, fields)
+    }
+
+    fn pack<'f>(
+        session: &NewSession,
+        last_access: u64,
+        ending: Option<Ending>,
+        fields: impl Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+    ) -> Record {
+        let header = if ending.is_some() {
+            ENDED_HEADER
+        } else {
+            ACTIVE_HEADER
+        };
+        let body = item_len(session.user)
+            + fields
+                .clone()
+                .map(|(name, value)| item_len(name) + item_len(value))
+                .sum::<usize>();
+        let mut bytes = Vec::with_capacity(header + body);
         bytes.extend_from_slice(session.id.bytes());
         bytes.extend_from_slice(&session.created_at.to_le_bytes());
-        bytes.extend_from_slice(&session.created_at.to_le_bytes());
+        bytes.extend_from_slice(&last_access.to_le_bytes());
         bytes.extend_from_slice(&session.absolute_deadline.to_le_bytes());
         bytes.extend_from_slice(&session.version.to_le_bytes());
         bytes.extend_from_slice(&session.idle_timeout_s.to_le_bytes());
         bytes.extend_from_slice(&NO_TIMER.to_le_bytes());
-        bytes.push(0);
+        bytes.push(ending.map_or(0, |ending| ending.reason.code()));
+        if let Some(ending) = ending {
+            bytes.extend_from_slice(&ending.ended_at.to_le_bytes());
+            bytes.extend_from_slice(&ending.recoverable_until.to_le_bytes());
+        }
         push_bytes(&mut bytes, session.user);
-        for (name, value) in pairs {
+        for (name, value) in fields {
             push_bytes(&mut bytes, name);
             push_bytes(&mut bytes, value);
         }
         Record(bytes.into_boxed_slice())
     }
 
-    /// A session exactly as it was (loading the AOF): `session` with its last use and,
-    /// when it ended, its ending.
-    pub fn restore<'f>(
-        session: &NewSession,
-        last_access: u64,
-        ending: Option<Ending>,
-        fields: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
-    ) -> Record {
-        let mut record = Record::new(session, fields);
-        record.set_last_access(last_access);
-        match ending {
-            Some(ending) => record.ended(ending),
-            None => record,
+    /// The record's bytes, as laid out in the module docs (the AOF base stores them as they
+    /// are, as Redis's RDB stores listpacks).
+    pub fn packed(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// A record from bytes [`Record::packed`] gave, without its timer; `None` unless they
+    /// are a well-formed record (a header, a known state, then whole length-prefixed items
+    /// in pairs after the user).
+    pub fn from_packed(bytes: &[u8]) -> Option<Record> {
+        let state = *bytes.get(STATE)?;
+        let header = match state {
+            0 => ACTIVE_HEADER,
+            code => {
+                EndReason::from_code(code)?;
+                ENDED_HEADER
+            }
+        };
+        let mut at = header;
+        let mut items = 0usize;
+        while at < bytes.len() {
+            at = checked_item_end(bytes, at)?;
+            items += 1;
         }
+        if items == 0 || items.is_multiple_of(2) || at != bytes.len() {
+            return None;
+        }
+        let mut record = Record(bytes.into());
+        record.set_timer(None);
+        Some(record)
     }
 
     /// The session's id.
@@ -423,9 +473,17 @@ fn merge<'a>(
     pairs.into_iter().flatten().collect()
 }
 
+/// Bytes of one length-prefixed item.
+fn item_len(bytes: &[u8]) -> usize {
+    varint_len(bytes.len()) + bytes.len()
+}
+
 fn packed_len(user: &[u8], pairs: &[(&[u8], &[u8])]) -> usize {
-    let item = |b: &[u8]| varint_len(b.len()) + b.len();
-    item(user) + pairs.iter().map(|(n, v)| item(n) + item(v)).sum::<usize>()
+    item_len(user)
+        + pairs
+            .iter()
+            .map(|(n, v)| item_len(n) + item_len(v))
+            .sum::<usize>()
 }
 
 fn varint_len(mut n: usize) -> usize {
@@ -449,6 +507,26 @@ fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Reads a length-prefixed byte string at `at`; returns it and the offset after it. Records
 /// are only ever built by this module, so the encoding is trusted.
+/// Where the length-prefixed item at `at` ends, if it lies whole inside `bytes`.
+fn checked_item_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *bytes.get(at)?;
+        at += 1;
+        len |= usize::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 35 {
+            return None;
+        }
+    }
+    let end = at.checked_add(len)?;
+    (end <= bytes.len()).then_some(end)
+}
+
 fn read_bytes(bytes: &[u8], mut at: usize) -> (&[u8], usize) {
     let mut len = 0usize;
     let mut shift = 0;
@@ -478,6 +556,44 @@ mod tests {
             version: 1,
         };
         Record::new(&session, fields.iter().copied())
+    }
+
+    #[test]
+    fn packed_bytes_round_trip_and_malformed_ones_are_refused() {
+        let mut active = sample(&[(b"a", b"1"), (b"b", &[7; 300])]);
+        active.set_timer(Some(3));
+        let ended = active.ended(Ending {
+            reason: EndReason::Evicted,
+            ended_at: 2_000,
+            recoverable_until: 5_000,
+        });
+        for record in [&active, &ended] {
+            let copy = Record::from_packed(record.packed()).expect("well formed");
+            assert_eq!(copy.timer(), None, "the timer belongs to the old wheel");
+            assert_eq!(copy.id(), record.id());
+            assert_eq!(copy.ending(), record.ending());
+            assert_eq!(
+                copy.fields().collect::<Vec<_>>(),
+                record.fields().collect::<Vec<_>>()
+            );
+        }
+        let bytes = active.packed();
+        // Header, user "alice", then the pairs a=1 and b=<300 bytes>: only a cut between
+        // pairs leaves a whole record.
+        let whole = [ACTIVE_HEADER + 6, ACTIVE_HEADER + 10];
+        for cut in 0..bytes.len() {
+            let copy = Record::from_packed(&bytes[..cut]);
+            assert_eq!(copy.is_some(), whole.contains(&cut), "cut at {cut}");
+        }
+        let mut bad_state = bytes.to_vec();
+        bad_state[STATE] = 9;
+        assert!(Record::from_packed(&bad_state).is_none());
+        let mut odd = bytes.to_vec();
+        odd.push(0);
+        assert!(
+            Record::from_packed(&odd).is_none(),
+            "a name without a value"
+        );
     }
 
     #[test]

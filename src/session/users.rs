@@ -109,6 +109,16 @@ impl UserSessions {
         self.0.shrink_to(self.0.len().max(start + ID_LEN));
     }
 
+    /// Puts the ids in the order of `key` (loading: by creation time).
+    pub fn sort_by_key(&mut self, mut key: impl FnMut(&SessionId) -> u64) {
+        let mut ids: Vec<(u64, SessionId)> = self.ids().map(|id| (key(&id), id)).collect();
+        ids.sort_unstable_by_key(|&(key, _)| key);
+        self.0.truncate(self.ids_start());
+        for (_, id) in ids {
+            self.push(id);
+        }
+    }
+
     /// Notes that one of the ids has ended; whether so many have that the entry should be
     /// compacted with [`UserSessions::retain`].
     pub fn note_stale(&mut self) -> bool {
@@ -146,6 +156,13 @@ impl UserIndex {
             table: self.shards[shard].lock(),
             hasher: &self.hasher,
             users: &self.users,
+        }
+    }
+
+    /// Runs `f` on every entry, one locked part at a time.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&mut UserSessions)) {
+        for shard in &self.shards {
+            shard.lock().iter_mut().for_each(&mut f);
         }
     }
 
