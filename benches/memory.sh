@@ -5,10 +5,8 @@
 # Loads N session-shaped records with `redis-cli --pipe` into a fresh server
 # of each kind and prints bytes per record: the growth of the process's RSS,
 # and for Redis also the growth of INFO's used_memory. Each record has the
-# same 4 fields, 114 bytes of names and values:
-#   user_id 42  csrf <32 random hex>  created_at 1732352400
-#   last_path /account/orders/2026/11?page=3&sort=desc
-# Loads:
+# same 4 fields, 114 bytes of names and values (benches/session_load.py
+# writes them). Loads:
 #   redis            HSET sess:<i> <fields>; EXPIRE sess:<i> 1800
 #   redis+index      as redis, plus SADD user:<i> sess:<i> (the per-user set
 #                    that Spring Session and similar stores keep)
@@ -42,33 +40,7 @@ fi
 
 # write_load KIND FILE: N commands of the load KIND, in RESP, into FILE.
 write_load() {
-    python3 - "$1" "$N" "$2" <<'PY'
-import secrets, sys
-kind, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
-with open(path, "wb") as f:
-    batch = []
-    for i in range(n):
-        fields = (b"user_id", b"42", b"csrf", secrets.token_hex(16).encode(),
-                  b"created_at", b"1732352400",
-                  b"last_path", b"/account/orders/2026/11?page=3&sort=desc")
-        key = b"sess:%09d" % i
-        if kind.startswith("redis"):
-            batch.append(resp(b"HSET", key, *fields) + resp(b"EXPIRE", key, b"1800"))
-            if kind == "redis+index":
-                batch.append(resp(b"SADD", b"user:%d" % i, key))
-        else:
-            user = b"user" if kind == "sessiond-1user" else b"user%d" % i
-            batch.append(resp(b"SESSION.CREATE", user, b"IDLE", b"1800", b"DATA", *fields))
-        if len(batch) >= 10000:
-            f.write(b"".join(batch))
-            batch = []
-    f.write(b"".join(batch))
-PY
+    python3 "$root/benches/session_load.py" "$1" "$N" "$2"
 }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }

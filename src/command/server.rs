@@ -217,7 +217,7 @@ fn info_persistence(ctx: &Context) -> String {
             ("aof_pending_rewrite", "0".into()),
             ("aof_buffer_length", journal.buffered().to_string()),
             ("aof_fsync", journal.fsync().as_str().into()),
-            ("aof_last_fsync_ms", load(&stats.last_fsync_ms).to_string()),
+            ("aof_last_fsync_us", load(&stats.last_fsync_us).to_string()),
             (
                 "aof_last_fsync_time",
                 (load(&stats.last_fsync_at) / 1000).to_string(),
