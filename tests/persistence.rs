@@ -644,3 +644,113 @@ fn the_aof_can_be_turned_on_and_off_at_run_time() {
         "written while the AOF was off"
     );
 }
+
+/// Starts sessiond under a file size limit of `blocks` × 512 bytes (`ulimit -f`, with
+/// SIGXFSZ ignored), so the AOF's writes fail with EFBIG once it reaches that size.
+fn start_with_file_size_limit(dir: &Path, fsync: &str, blocks: u32) -> Server {
+    let script = format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\"");
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    let mut args = vec!["-c", &script, env!("CARGO_BIN_EXE_sessiond"), "--port", "0"];
+    args.extend(aof_args(dir, fsync, &[]));
+    Server::try_sessiond_at("sh", &args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// When the AOF cannot be written (here: the file size limit), the server stops instead of
+/// acknowledging the write, and every write it did acknowledge is there after a restart.
+fn a_failed_write_stops_the_server(fsync: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start_with_file_size_limit(dir.path(), fsync, 64);
+    let mut raw = server.raw();
+    let value = "x".repeat(1000);
+    let mut acknowledged = Vec::new();
+    for i in 0..1000 {
+        let key = format!("k{i}");
+        let reply = raw
+            .try_send(&["SET", &key, &value])
+            .ok()
+            .and_then(|()| raw.try_read_reply(common::READ_TIMEOUT).ok());
+        match reply {
+            Some(reply) => {
+                assert_eq!(reply, b"+OK\r\n", "{}", server.output_tail());
+                acknowledged.push(key);
+            }
+            None => break,
+        }
+    }
+    assert!(
+        acknowledged.len() < 1000,
+        "the server acknowledged every write past its file size limit"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.is_running() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        thread::yield_now();
+    }
+    assert!(
+        server
+            .output_tail()
+            .contains("no unpersisted write is acknowledged"),
+        "{}",
+        server.output_tail()
+    );
+    let server = start(dir.path(), fsync, &[]);
+    let mut connection = server.connection();
+    for key in &acknowledged {
+        assert_eq!(
+            get(&mut connection, key).as_deref(),
+            Some(value.as_str()),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_write_stops_the_server_with_appendfsync_always() {
+    a_failed_write_stops_the_server("always");
+}
+
+#[test]
+fn a_failed_write_stops_the_server_with_appendfsync_everysec() {
+    a_failed_write_stops_the_server("everysec");
+}
+
+#[test]
+fn the_aof_is_rewritten_when_it_outgrows_its_base() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = [
+        "--auto-aof-rewrite-min-size",
+        "16kb",
+        "--auto-aof-rewrite-percentage",
+        "100",
+    ];
+    let mut server = start(dir.path(), "everysec", &extra);
+    let mut connection = server.connection();
+    let value = "v".repeat(100);
+    let mut written = 0;
+    while info_field(&mut connection, "aof_rewrites") == "0" {
+        assert!(
+            written < 100_000,
+            "no automatic rewrite after {written} writes"
+        );
+        let key = format!("k{}", written % 50);
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(&value)
+            .query(&mut connection)
+            .unwrap();
+        written += 1;
+    }
+    await_info(&mut connection, "aof_rewrite_in_progress", "0");
+    let base: u64 = info_field(&mut connection, "aof_base_size")
+        .parse()
+        .unwrap();
+    assert!(
+        base < 16 * 1024,
+        "the base holds 50 keys, not the history: {base} bytes"
+    );
+    server.kill();
+    let server = start(dir.path(), "everysec", &extra);
+    let mut connection = server.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
+    assert_eq!(keys.len(), 50);
+}
