@@ -192,6 +192,32 @@ fn acknowledged_writes_survive_kill_9_with_appendfsync_everysec() {
     crash_rounds("everysec", 6, 0xd1b5_4a32_d192_ed03);
 }
 
+#[test]
+fn sigterm_under_concurrent_writers_exits_0_and_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "everysec", &[]);
+    let acks = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (acks, addr) = (acks.clone(), server.addr());
+            thread::spawn(move || write_until_killed(addr, writer, 0, &acks))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acks.load(Ordering::Relaxed) < 300 {
+        assert!(Instant::now() < deadline, "writers made no progress");
+        thread::yield_now();
+    }
+    let status = server.terminate();
+    assert!(status.success(), "{status}: {}", server.output_tail());
+    let acked: Vec<Acked> = writers
+        .into_iter()
+        .map(|writer| writer.join().expect("writer thread"))
+        .collect();
+    let server = start(dir.path(), "everysec", &[]);
+    assert_all_present(&mut server.connection(), &acked, "after SIGTERM");
+}
+
 /// The AOF's last incremental file, from its manifest.
 fn last_incremental(dir: &Path) -> PathBuf {
     let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
