@@ -18,7 +18,6 @@
 //! or the disk (`always`). A write or fsync that fails stops the server: acknowledging what was
 //! not persisted is worse than being down.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,19 +35,6 @@ use crate::config::AppendFsync;
 
 /// The longest an fsync under `always` waits for more records to share it.
 const GATHER_LIMIT: Duration = Duration::from_micros(200);
-
-thread_local! {
-    /// End position of the last record this thread appended that a reply must wait for.
-    static LAST_APPEND: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The position a reply produced on this thread must wait for (0 = nothing), and forgets it.
-///
-/// Commands run synchronously on one thread between awaits, so the connection reads this
-/// right after each command to learn how far the journal must be persisted before replying.
-pub fn take_last_append() -> u64 {
-    LAST_APPEND.with(|last| last.replace(0))
-}
 
 /// Effects appended but not yet written to the file.
 #[derive(Debug, Default)]
@@ -90,6 +76,8 @@ pub struct JournalStats {
     pub last_rewrite_ms: AtomicU64,
     /// Unix ms when the running rewrite began.
     pub rewrite_started_at: AtomicU64,
+    /// Unix ms when the last rewrite ended.
+    pub last_rewrite_ended_at: AtomicU64,
 }
 
 /// The append-only log of effects: inactive until [`Journal::open`] (and for ever with
@@ -106,8 +94,12 @@ pub struct Journal {
     /// Signals the aof thread that `pending` has data (only under `always`).
     has_pending: Condvar,
     output: Mutex<Option<Output>>,
+    /// End of the last record a reply must wait for (all but touches).
+    durable_end: AtomicU64,
     /// Logical position written to the OS.
     written: AtomicU64,
+    /// Whether there is a file to write to (`output` is set), readable without its lock.
+    has_output: AtomicBool,
     /// Logical position known to be on disk.
     synced: tokio::sync::watch::Sender<u64>,
     /// INFO figures.
@@ -127,7 +119,9 @@ impl Journal {
             pending: Mutex::new(Pending::default()),
             has_pending: Condvar::new(),
             output: Mutex::new(None),
+            durable_end: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            has_output: AtomicBool::new(false),
             synced: tokio::sync::watch::Sender::new(0),
             stats: JournalStats::default(),
         }
@@ -174,6 +168,7 @@ impl Journal {
     pub fn set_fsync(&self, fsync: AppendFsync) {
         self.fsync.store(fsync_code(fsync), Ordering::Relaxed);
         self.has_pending.notify_one();
+        self.wake_waiters();
     }
 
     /// Starts recording effects before there is a file for them (the AOF being turned on at
@@ -193,33 +188,65 @@ impl Journal {
         Ok(())
     }
 
-    /// Ends [`Journal::activate`]: with the AOF in `manifest` written (base and an empty
-    /// incremental file), logging goes on into it; on error the journal is off again.
-    pub fn finish_activation(&self, manifest: Result<Manifest, AofError>) -> Result<(), AofError> {
-        let swapped = std::mem::take(&mut self.pending.lock().swapped_during_rewrite);
-        let opened = manifest.and_then(|manifest| {
-            if swapped {
-                tracing::warn!("SWAPDB while the AOF was being turned on; rewrite it to be sure");
+    /// Ends [`Journal::activate`] with the AOF files `fresh` names (a base and an empty
+    /// incremental file, written): writes their manifest and logs into them from now on.
+    /// `Ok(false)` when a SWAPDB ran while the base was written, which would replay twice:
+    /// nothing is written, and the caller writes the base again after
+    /// [`Journal::restart_activation`]. On error the journal is off again.
+    pub fn finish_activation(&self, fresh: Result<Manifest, AofError>) -> Result<bool, AofError> {
+        let outcome = fresh.and_then(|manifest| {
+            let mut output = self.output.lock();
+            let pending = self.pending.lock();
+            if pending.swapped_during_rewrite {
+                return Ok(false);
             }
-            self.open(manifest)
+            manifest.write(&self.dir)?;
+            *output = Some(self.output_for(manifest)?);
+            self.has_output.store(true, Ordering::Release);
+            Ok(true)
         });
-        if opened.is_err() {
-            self.active.store(false, Ordering::Release);
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => self.rewriting.store(false, Ordering::Release),
+            Err(_) => {
+                self.active.store(false, Ordering::Release);
+                self.pending.lock().buf.clear();
+                self.rewriting.store(false, Ordering::Release);
+                self.wake_waiters();
+            }
         }
-        self.rewriting.store(false, Ordering::Release);
-        opened
+        outcome
     }
 
     /// Stops logging: writes and fsyncs what is pending and closes the file.
     pub fn close(&self) {
         self.flush();
         self.active.store(false, Ordering::Release);
+        self.has_output.store(false, Ordering::Release);
         *self.output.lock() = None;
+        self.wake_waiters();
+    }
+
+    /// Forgets records appended since [`Journal::activate`] (the base about to be written
+    /// again covers them): after a SWAPDB spoiled the first one.
+    pub fn restart_activation(&self) {
+        let mut pending = self.pending.lock();
+        pending.buf.clear();
+        pending.swapped_during_rewrite = false;
     }
 
     /// Starts logging to the last incremental file of `manifest` (which must exist with a
     /// whole header), whose records end at its current length.
     pub fn open(&self, manifest: Manifest) -> Result<(), AofError> {
+        let output = self.output_for(manifest)?;
+        *self.output.lock() = Some(output);
+        self.has_output.store(true, Ordering::Release);
+        self.active.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The last incremental file of `manifest`, opened for appending.
+    fn output_for(&self, manifest: Manifest) -> Result<Output, AofError> {
         let last = manifest
             .incrementals
             .last()
@@ -231,59 +258,73 @@ impl Journal {
             .open(&path)
             .map_err(io_error(&path))?;
         self.refresh_sizes(&manifest);
-        *self.output.lock() = Some(Output {
+        Ok(Output {
             file,
             path,
             manifest,
             spare: Vec::new(),
-        });
-        self.active.store(true, Ordering::Release);
-        Ok(())
+        })
     }
 
     /// Appends `effects` as one record (a [`Effect::Batch`] when there are several), so a
-    /// crash keeps all of them or none. With `durable`, the reply of the command running on
-    /// this thread waits for them ([`take_last_append`]). Call with the locks of the change
-    /// held, so records follow the order of changes.
+    /// crash keeps all of them or none. Unless `durable` is false (touches), every reply sent
+    /// after this waits for the record ([`Journal::durable_end`]). Call with the locks of the
+    /// change held, so records follow the order of changes.
     pub fn append<'a>(&self, effects: impl IntoIterator<Item = Effect<'a>>, durable: bool) {
         let mut effects = effects.into_iter();
         let Some(first) = effects.next() else {
             return;
         };
-        match effects.next() {
-            None => self.append_one(&first, durable),
-            Some(second) => {
-                let mut batch = vec![first, second];
-                batch.extend(effects);
-                self.append_one(&Effect::Batch(batch), durable);
+        let Some(second) = effects.next() else {
+            return self.append_one(&first, durable);
+        };
+        let mut batch = vec![first, second];
+        batch.extend(effects);
+        let batch = Effect::Batch(batch);
+        if let Err(AofError::RecordTooLarge { len }) = self.try_append(&batch, durable) {
+            // Over the 1 GiB record limit (an MSET of huge values): one record each, so the
+            // write survives a crash whole only if it ends after its last record.
+            tracing::warn!("a {len}-byte batch of effects is logged as separate records");
+            let Effect::Batch(effects) = batch else {
+                unreachable!("built as a batch above")
+            };
+            for effect in &effects {
+                self.append_one(effect, durable);
             }
         }
     }
 
     /// Appends one effect as one record; see [`Journal::append`].
     pub fn append_one(&self, effect: &Effect, durable: bool) {
-        let end = {
+        if let Err(error) = self.try_append(effect, durable) {
+            fatal("cannot log a write to the AOF", &error);
+        }
+    }
+
+    fn try_append(&self, effect: &Effect, durable: bool) -> Result<(), AofError> {
+        {
             let mut pending = self.pending.lock();
-            let start = pending.buf.len();
-            match codec::encode(effect, &mut pending.buf) {
-                Ok(len) => pending.end += len as u64,
-                Err(error) => {
-                    pending.buf.truncate(start);
-                    drop(pending);
-                    fatal("cannot encode an AOF record", &error);
-                }
-            }
+            let len = codec::encode(effect, &mut pending.buf)?;
+            pending.end += len as u64;
             if matches!(effect, Effect::SwapDb { .. }) && self.rewriting.load(Ordering::Relaxed) {
                 pending.swapped_during_rewrite = true;
             }
-            pending.end
-        };
-        if durable {
-            LAST_APPEND.with(|last| last.set(last.get().max(end)));
+            if durable {
+                self.durable_end.store(pending.end, Ordering::Release);
+            }
         }
         if self.fsync() == AppendFsync::Always {
             self.has_pending.notify_one();
         }
+        Ok(())
+    }
+
+    /// The end of the last record a reply must wait for. A connection persists up to it
+    /// before writing replies, whoever appended it: a reply never shows a change (its own or
+    /// another client's) that a crash could still lose, as in Redis, which writes replies
+    /// only after flushing the AOF.
+    pub fn durable_end(&self) -> u64 {
+        self.durable_end.load(Ordering::Acquire)
     }
 
     /// Makes sure everything up to `position` reached what the fsync policy promises before
@@ -301,9 +342,25 @@ impl Journal {
             return;
         }
         let mut synced = self.synced.subscribe();
+        if *synced.borrow_and_update() >= position {
+            return;
+        }
         self.has_pending.notify_one();
-        // The sender lives as long as the journal, which outlives every connection.
-        let _ = synced.wait_for(|&at| at >= position).await;
+        // Also done when the AOF goes off or the policy changes (both wake the waiters):
+        // then what is pending is written by the new rules, or not at all.
+        let _ = synced
+            .wait_for(|&at| {
+                at >= position || !self.is_active() || self.fsync() != AppendFsync::Always
+            })
+            .await;
+        if self.is_active() && self.fsync() != AppendFsync::Always {
+            self.write_through(position);
+        }
+    }
+
+    /// Wakes every connection waiting in [`Journal::persist`] to look again.
+    fn wake_waiters(&self) {
+        self.synced.send_modify(|_| {});
     }
 
     /// Before an fsync under `always`: while records keep arriving, lets the connections that
@@ -415,7 +472,9 @@ impl Journal {
                 // thread only sweeps up once a tick.
                 let mut pending = self.pending.lock();
                 let always = self.fsync() == AppendFsync::Always;
-                if !always || pending.end <= self.written.load(Ordering::Acquire) {
+                let idle = pending.end <= self.written.load(Ordering::Acquire)
+                    || !self.has_output.load(Ordering::Acquire);
+                if !always || idle {
                     self.has_pending.wait_for(&mut pending, tick);
                 }
             }
@@ -497,7 +556,13 @@ impl Journal {
         new_base: Result<ManifestEntry, AofError>,
     ) -> Result<(), RewriteError> {
         let mut guard = self.output.lock();
-        let output = guard.as_mut().ok_or(RewriteError::Disabled)?;
+        let Some(output) = guard.as_mut() else {
+            // The AOF was turned off meanwhile: the new base belongs to nothing.
+            if let Ok(base) = &new_base {
+                let _ = std::fs::remove_file(self.dir.join(&base.name));
+            }
+            return Err(RewriteError::Disabled);
+        };
         let swapped = std::mem::take(&mut self.pending.lock().swapped_during_rewrite);
         let base = match new_base {
             Ok(base) if !swapped => base,

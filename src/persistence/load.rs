@@ -281,8 +281,9 @@ impl<'a> Replay<'a> {
                 }
             }
             Effect::SessionPut { namespace, session } => {
+                let record = record_of(&session)?;
                 if let Some(namespace) = self.namespace(&namespace) {
-                    namespace.sessions().restore(record_of(&session));
+                    namespace.sessions().restore(record);
                 }
             }
             Effect::SessionTouch {
@@ -337,8 +338,8 @@ fn value_of(value: StoredValue) -> Result<Value, &'static str> {
     }
 }
 
-/// A stored session as a packed record.
-fn record_of(session: &StoredSession) -> Record {
+/// A stored session as a packed record; `Err` for an end reason this build does not know.
+fn record_of(session: &StoredSession) -> Result<Record, &'static str> {
     let new = NewSession {
         id: SessionId::from_bytes(session.id),
         user: &session.user,
@@ -347,16 +348,17 @@ fn record_of(session: &StoredSession) -> Record {
         absolute_deadline: session.absolute_deadline,
         version: session.version,
     };
-    let ending = session.ending.and_then(|ending| {
-        Some(Ending {
-            reason: EndReason::from_code(ending.reason)?,
+    let ending = match session.ending {
+        None => None,
+        Some(ending) => Some(Ending {
+            reason: EndReason::from_code(ending.reason).ok_or("unknown session end reason")?,
             ended_at: ending.ended_at,
             recoverable_until: ending.recoverable_until,
-        })
-    });
+        }),
+    };
     let fields = session
         .fields
         .iter()
         .map(|(name, value)| (name.as_ref(), value.as_ref()));
-    Record::restore(&new, session.last_access, ending, fields)
+    Ok(Record::restore(&new, session.last_access, ending, fields))
 }

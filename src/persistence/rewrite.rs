@@ -49,6 +49,9 @@ pub fn start(store: Arc<Store>) -> Result<(), RewriteError> {
             let stats = &journal.stats;
             stats.rewrite_started_at.store(0, Ordering::Relaxed);
             stats
+                .last_rewrite_ended_at
+                .store(now_ms(), Ordering::Relaxed);
+            stats
                 .last_rewrite_ms
                 .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             stats
@@ -89,10 +92,34 @@ pub fn enable(store: Arc<Store>) -> Result<(), RewriteError> {
         .name("aof-rewrite".into())
         .spawn(move || {
             let dir = journal.dir().to_path_buf();
-            let written = write_fresh(&store, &dir);
-            match journal.finish_activation(written) {
-                Ok(()) => tracing::info!("AOF is on: logging to {}", dir.display()),
-                Err(error) => tracing::warn!("Could not turn the AOF on: {error}"),
+            let old = Manifest::read(&dir).ok();
+            for attempt in 1.. {
+                let fresh = write_fresh(&store, &dir, old.as_ref(), attempt);
+                let names: Vec<String> = fresh
+                    .iter()
+                    .flat_map(Manifest::files)
+                    .map(|e| e.name.clone())
+                    .collect();
+                match journal.finish_activation(fresh) {
+                    Ok(true) => {
+                        for stale in old.iter().flat_map(Manifest::files) {
+                            let _ = std::fs::remove_file(dir.join(&stale.name));
+                        }
+                        tracing::info!("AOF is on: logging to {}", dir.display());
+                        return;
+                    }
+                    Ok(false) => {
+                        tracing::info!("SWAPDB while the base was written; writing it again");
+                        for name in names {
+                            let _ = std::fs::remove_file(dir.join(name));
+                        }
+                        journal.restart_activation();
+                    }
+                    Err(error) => {
+                        tracing::warn!("Could not turn the AOF on: {error}");
+                        return;
+                    }
+                }
             }
         });
     if let Err(source) = spawned {
@@ -103,19 +130,21 @@ pub fn enable(store: Arc<Store>) -> Result<(), RewriteError> {
     Ok(())
 }
 
-/// Writes a base of the live data and an empty incremental file, numbered past those of any
-/// manifest in `dir`, then a manifest naming them; deletes the files the old one named.
-fn write_fresh(store: &Store, dir: &Path) -> Result<Manifest, AofError> {
+/// Writes a base of the live data and an empty incremental file, numbered past those of the
+/// `old` manifest in `dir` (and past earlier attempts); returns the manifest that would
+/// name them.
+fn write_fresh(
+    store: &Store,
+    dir: &Path,
+    old: Option<&Manifest>,
+    attempt: u64,
+) -> Result<Manifest, AofError> {
     std::fs::create_dir_all(dir).map_err(|source| AofError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let old = Manifest::read(dir).ok();
-    let base_seq = old.as_ref().map_or(1, |m| m.base.seq + 1);
-    let incr_seq = old
-        .as_ref()
-        .and_then(|m| m.incrementals.last())
-        .map_or(1, |e| e.seq + 1);
+    let base_seq = old.map_or(0, |m| m.base.seq) + attempt;
+    let incr_seq = old.and_then(|m| m.incrementals.last()).map_or(0, |e| e.seq) + attempt;
     let manifest = Manifest {
         base: ManifestEntry {
             name: base_name(base_seq),
@@ -130,10 +159,6 @@ fn write_fresh(store: &Store, dir: &Path) -> Result<Manifest, AofError> {
     };
     write_base(store, dir, &manifest.base)?;
     create_aof_file(dir, &manifest.incrementals[0])?;
-    manifest.write(dir)?;
-    for stale in old.iter().flat_map(Manifest::files) {
-        let _ = std::fs::remove_file(dir.join(&stale.name));
-    }
     Ok(manifest)
 }
 

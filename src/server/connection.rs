@@ -14,7 +14,6 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use super::{ClientState, ServerState};
 use crate::command::{self, Context};
-use crate::persistence::journal;
 use crate::protocol::{Protocol, Reply, RequestParser};
 use crate::pubsub::{Delivery, Message};
 use crate::store::now_ms;
@@ -76,7 +75,7 @@ struct Connection {
     input: BytesMut,
     output: BytesMut,
     /// Journal position the replies in `output` wait for (0 = none): they leave only once
-    /// the effects of their commands are persisted as `appendfsync` promises.
+    /// every change they could show is persisted as `appendfsync` promises.
     unpersisted: u64,
 }
 
@@ -155,7 +154,7 @@ impl Connection {
                 now: now_ms(),
             };
             let reply = command::execute(&mut ctx, &request.args.as_slices());
-            self.unpersisted = self.unpersisted.max(journal::take_last_append());
+            self.unpersisted = state.store.journal().durable_end();
             executed += 1;
             if let Some(pause) = client.take_pause() {
                 self.flush(state, socket).await?;

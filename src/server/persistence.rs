@@ -103,25 +103,30 @@ pub fn apply_settings(store: &Store, config: &Config) {
 /// background) or off (flushed and closed; refused while a rewrite runs).
 pub fn set_appendonly(state: &ServerState, on: bool, hz: u32) -> Result<(), RewriteError> {
     let mut aof = state.aof.lock();
-    if on == aof.is_some() {
-        return Ok(());
-    }
+    let journal = state.store.journal();
     if on {
+        if journal.is_active() {
+            return Ok(());
+        }
         rewrite::enable(state.store.clone())?;
-        let thread = AofThread::spawn(state.store.clone(), hz).map_err(|source| {
-            state.store.journal().close();
-            RewriteError::Aof(AofError::Io {
-                path: state.store.journal().dir().to_path_buf(),
-                source,
-            })
-        })?;
-        *aof = Some(thread);
-    } else if state.store.journal().is_rewriting() {
+        if aof.is_none() {
+            let thread = AofThread::spawn(state.store.clone(), hz).map_err(|source| {
+                journal.close();
+                RewriteError::Aof(AofError::Io {
+                    path: journal.dir().to_path_buf(),
+                    source,
+                })
+            })?;
+            *aof = Some(thread);
+        }
+    } else if journal.is_rewriting() {
         // Turning off now could race the rewrite's switch to its new files.
         return Err(RewriteError::InProgress);
-    } else if let Some(thread) = aof.take() {
-        thread.stop();
-        state.store.journal().close();
+    } else if aof.is_some() || journal.is_active() {
+        if let Some(thread) = aof.take() {
+            thread.stop();
+        }
+        journal.close();
         tracing::info!("AOF turned off");
     }
     Ok(())
@@ -134,10 +139,18 @@ pub fn stop(state: &ServerState) {
     }
 }
 
+/// After a failed automatic rewrite, the next waits this long (each attempt leaves one
+/// more incremental file in the manifest).
+const REWRITE_RETRY_MS: u64 = 60_000;
+
 /// Starts a rewrite when the AOF has outgrown its base (Redis's automatic rewrite rule).
 fn rewrite_if_grown(store: &Arc<Store>) {
     let journal = store.journal();
-    if journal.is_rewriting() || !journal.has_outgrown_base() {
+    let stats = &journal.stats;
+    let failed_recently = stats.last_rewrite_failed.load(Ordering::Relaxed)
+        && now_ms().saturating_sub(stats.last_rewrite_ended_at.load(Ordering::Relaxed))
+            < REWRITE_RETRY_MS;
+    if failed_recently || journal.is_rewriting() || !journal.has_outgrown_base() {
         return;
     }
     tracing::info!(

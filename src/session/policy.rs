@@ -115,6 +115,17 @@ impl SharedPolicy {
 
     /// Changes the policy; `change` may refuse by returning an error, leaving it as it was.
     pub fn update<E>(&self, change: impl FnOnce(&mut Policy) -> Result<(), E>) -> Result<(), E> {
+        self.update_then(change, |_| {})
+    }
+
+    /// [`SharedPolicy::update`], then `stored` with the new policy once every reader sees
+    /// it, before another update can begin (the journal logs it there, so a rewrite that
+    /// reads the policy after the record was logged reads this one).
+    pub fn update_then<E>(
+        &self,
+        change: impl FnOnce(&mut Policy) -> Result<(), E>,
+        stored: impl FnOnce(&Policy),
+    ) -> Result<(), E> {
         let _writer = self.writer.lock();
         let mut policy = self.load();
         change(&mut policy)?;
@@ -124,6 +135,7 @@ impl SharedPolicy {
             field.store(word, Ordering::Relaxed);
         }
         self.sequence.fetch_add(1, Ordering::Release);
+        stored(&policy);
         Ok(())
     }
 }

@@ -259,7 +259,9 @@ impl Record {
 
     /// When the active session expires: the nearer of its idle and absolute deadlines.
     pub fn deadline(&self) -> Option<u64> {
-        let idle = self.idle_timeout_ms().map(|ms| self.last_access() + ms);
+        let idle = self
+            .idle_timeout_ms()
+            .map(|ms| self.last_access().saturating_add(ms));
         match (idle, self.absolute_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -75,10 +75,8 @@ impl Namespace {
         &self,
         change: impl FnOnce(&mut Policy) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.policy.update(|policy| {
-            change(policy)?;
+        self.policy.update_then(change, |policy| {
             journal_namespace(&self.links.journal, &self.name, policy);
-            Ok(())
         })
     }
 
@@ -92,14 +90,21 @@ impl Namespace {
         self.databases.iter().filter_map(OnceLock::get)
     }
 
-    /// Empties every database (FLUSHALL; sessions stay), logged as one effect. All shards
-    /// are locked first, lower database first, so the flush is one step for everyone.
+    /// Empties every database (FLUSHALL; sessions stay), logged as one record of a
+    /// `FlushDb` for each database it emptied (not `FlushAll`: a database first used after
+    /// the flush began keeps its keys, on replay too). All their shards are locked first,
+    /// lower database first, so the flush is one step for everyone.
     pub fn flush_all(&self, now: u64) {
         let databases: Vec<&Database> = self.databases().collect();
         let mut locked: Vec<Vec<ShardGuard<'_>>> =
             databases.iter().map(|db| db.lock_all()).collect();
-        if let Some(first) = databases.first() {
-            first.journal(|namespace| Effect::FlushAll { namespace });
+        let journal = &self.links.journal;
+        if journal.is_active() {
+            let flushes = databases.iter().map(|db| Effect::FlushDb {
+                namespace: self.name.as_str().into(),
+                db: db.index() as u32,
+            });
+            journal.append(flushes, true);
         }
         for shards in &mut locked {
             database::clear_shards(shards, now);
