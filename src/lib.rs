@@ -8,11 +8,13 @@
 //! - [`session`]: the SESSION.* data model: records, per-user index, policy, stats.
 //! - [`pubsub`]: channels, patterns and keyspace notifications.
 //! - [`config`]: directives, the config file and command line, CONFIG GET/SET.
-//! - [`persistence`]: the append-only file: effects, record codec, files, manifest, check-aof.
+//! - [`persistence`]: the append-only file: effects, journal, load, rewrite, check-aof.
+//! - [`health`]: `sessiond ping`, the container health check.
 
 pub mod command;
 pub mod config;
 pub mod glob;
+pub mod health;
 pub mod keyspace_events;
 pub mod persistence;
 pub mod protocol;

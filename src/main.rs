@@ -1,5 +1,5 @@
 //! The `sessiond` binary: parses the command line and configuration, then serves; or runs
-//! an operator subcommand (`check-aof`) named by the first argument.
+//! an operator subcommand (`check-aof`, `ping`) named by the first argument.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -15,7 +15,9 @@ const SUBCOMMANDS_HELP: &str = "\
 Subcommands:
   sessiond check-aof [--fix] DIR_OR_FILE
           Verify an append-only file (a directory with its manifest, or one file): every
-          header, record and checksum. --fix truncates a torn tail of the last file.";
+          header, record and checksum. --fix truncates a torn tail of the last file.
+  sessiond ping [--host H] [--port P] [--password PASS]
+          Exit 0 when the server answers PING (a container health check).";
 
 /// sessiond: a session store that speaks the Redis protocol.
 #[derive(Parser, Debug)]
@@ -42,11 +44,38 @@ struct CheckAof {
     target: PathBuf,
 }
 
+/// Exit 0 when a sessiond (or any Redis-protocol server) answers PING.
+#[derive(Parser, Debug)]
+#[command(name = "ping", bin_name = "sessiond ping", version)]
+struct Ping {
+    /// The server's host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The server's port.
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// AUTH with this password first (the default user's, `requirepass`).
+    #[arg(long)]
+    password: Option<String>,
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     match args.get(1).and_then(|arg| arg.to_str()) {
         Some("check-aof") => check_aof(CheckAof::parse_from(&args[1..])),
+        Some("ping") => ping(Ping::parse_from(&args[1..])),
         _ => serve(Cli::parse_from(args)),
+    }
+}
+
+/// Runs `ping`: exit 0 when the server answers `+PONG`, 1 (saying why) otherwise.
+fn ping(cli: Ping) -> ExitCode {
+    match sessiond::health::ping(&cli.host, cli.port, cli.password.as_deref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sessiond ping {}:{}: {error}", cli.host, cli.port);
+            ExitCode::FAILURE
+        }
     }
 }
 

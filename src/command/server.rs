@@ -473,6 +473,26 @@ pub fn bgrewriteaof(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     }
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the server as SIGTERM does (the AOF
+/// flushed and fsynced, exit 0), closing this connection without a reply, as Redis does.
+/// There are no snapshots, so NOSAVE and SAVE change nothing, nor do NOW and FORCE.
+pub fn shutdown(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
+    for arg in &args[1..] {
+        if args::is(arg, "ABORT") {
+            return Err(CommandError::err("No shutdown in progress."));
+        }
+        if !["NOSAVE", "SAVE", "NOW", "FORCE"]
+            .iter()
+            .any(|o| args::is(arg, o))
+        {
+            return Err(CommandError::Syntax);
+        }
+    }
+    ctx.server.shutdown.notify_one();
+    ctx.client.close_after_reply();
+    Ok(Reply::Silent)
+}
+
 /// DEBUG SLEEP seconds: delays this connection's reply (for tests).
 pub fn debug_sleep(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let seconds = args::float(args[2])?;

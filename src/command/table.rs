@@ -375,6 +375,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("time", 1, CONN_FAST, NO_KEYS, server::time),
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
     cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
+    cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
     container("debug", -2, server::help, DEBUG),
     // pub/sub
     cmd("subscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::subscribe),

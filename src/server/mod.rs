@@ -91,6 +91,8 @@ pub struct ServerState {
     pub tcp_port: AtomicU64,
     /// The aof thread, while the AOF is on.
     pub aof: Mutex<Option<persistence::AofThread>>,
+    /// Set by the SHUTDOWN command: the server stops as on SIGTERM.
+    pub shutdown: tokio::sync::Notify,
 }
 
 impl ServerState {
@@ -121,6 +123,7 @@ impl ServerState {
             run_id: random_hex_id(),
             tcp_port: AtomicU64::new(0),
             aof: Mutex::new(None),
+            shutdown: tokio::sync::Notify::new(),
         }
     }
 
@@ -194,7 +197,7 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-/// Runs the server until SIGINT or SIGTERM: binds, loads the AOF, announces readiness,
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN: binds, loads the AOF, announces readiness,
 /// starts the expiry driver and serves every listener. On the signal it stops accepting and
 /// flushes and fsyncs the AOF before returning.
 pub async fn run(config: Config) -> Result<(), ServerError> {
@@ -212,8 +215,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         accepting.spawn(accept_loop(state.clone(), listener));
     }
     accepting.spawn(close_idle_clients(state.clone()));
-    wait_for_signal().await;
-    tracing::info!("Received a shutdown signal, exiting");
+    tokio::select! {
+        () = wait_for_signal() => tracing::info!("Received a shutdown signal, exiting"),
+        () = state.shutdown.notified() => tracing::info!("SHUTDOWN asked for, exiting"),
+    }
     accepting.abort_all();
     crate::store::expiry::stop(state.store.clock());
     let _ = driver.join();

@@ -337,22 +337,22 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends SIGTERM and waits (up to [`STARTUP_TIMEOUT`]) for the process to exit; its
-    /// exit status.
+    /// Sends SIGTERM and waits for the process to exit; its exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+        self.wait()
+    }
+
+    /// Waits (up to [`STARTUP_TIMEOUT`]) for the process to exit; its exit status.
+    pub fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} ignored SIGTERM",
-                self.program
-            );
+            assert!(Instant::now() < deadline, "{} did not exit", self.program);
             thread::sleep(Duration::from_millis(5));
         }
     }
