@@ -780,3 +780,41 @@ fn the_aof_is_rewritten_when_it_outgrows_its_base() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
     assert_eq!(keys.len(), 50);
 }
+
+#[test]
+fn a_flipped_byte_in_a_rewritten_base_stops_start_up_at_the_offset_check_aof_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "everysec", &[]);
+    let mut connection = server.connection();
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("v".repeat(50))
+            .query(&mut connection)
+            .unwrap();
+    }
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut connection).unwrap();
+    await_info(&mut connection, "aof_rewrites", "1");
+    server.kill();
+    let manifest = std::fs::read_to_string(dir.path().join("appendonly.aof.manifest")).unwrap();
+    let base = manifest
+        .lines()
+        .find(|line| line.contains("type b"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .map(|name| dir.path().join(name))
+        .expect("a base");
+    let mut bytes = std::fs::read(&base).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&base, &bytes).expect("write");
+
+    let check = text(&check_aof(dir.path(), false).stdout);
+    let offset = check
+        .split("CORRUPT at offset ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("check-aof found no corruption: {check}"));
+    let output = start_fails(dir.path(), &[]);
+    let expected = format!("{}: corrupt at offset {offset}", base.display());
+    assert!(output.contains(&expected), "{expected} not in {output}");
+}

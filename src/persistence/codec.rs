@@ -112,6 +112,28 @@ pub fn encode(effect: &Effect, buf: &mut Vec<u8>) -> Result<usize, AofError> {
     Ok(buf.len() - start)
 }
 
+/// The length of the whole record at the start of `buf`, from its frame alone: its
+/// checksum and payload are not checked (a reader skipping a record another one checks).
+pub fn record_len(buf: &[u8]) -> Result<usize, DecodeError> {
+    let Some(len) = le_u32(buf, 0).filter(|_| buf.len() >= FRAME_LEN) else {
+        return Err(DecodeError::Incomplete {
+            needed: FRAME_LEN,
+            available: buf.len(),
+        });
+    };
+    if len == 0 || len > MAX_PAYLOAD_LEN {
+        return Err(DecodeError::Corrupt(Corruption::Length { len }));
+    }
+    let record_len = FRAME_LEN + len as usize;
+    if buf.len() < record_len {
+        return Err(DecodeError::Incomplete {
+            needed: record_len,
+            available: buf.len(),
+        });
+    }
+    Ok(record_len)
+}
+
 /// Decodes the record at the start of `buf`: the effect (borrowing `buf`) and the bytes it
 /// took.
 pub fn decode(buf: &[u8]) -> Result<(Effect<'_>, usize), DecodeError> {

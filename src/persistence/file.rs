@@ -223,6 +223,8 @@ pub struct AofReader<R> {
     pos: usize,
     /// File offset of `buf[pos]`.
     offset: u64,
+    /// Position in the file of the record at `buf[pos]` (0 for the first).
+    index: u64,
     /// The source has nothing more.
     eof: bool,
     end: Option<FileEnd>,
@@ -248,6 +250,7 @@ impl<R: Read> AofReader<R> {
             buf: Vec::new(),
             pos: 0,
             offset: HEADER_LEN as u64,
+            index: 0,
             eof: false,
             end: None,
         })
@@ -273,23 +276,43 @@ impl<R: Read> AofReader<R> {
     /// when reading fails.
     pub fn visit<B>(
         &mut self,
+        f: impl FnMut(Record<'_>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B, FileEnd>, AofError> {
+        self.visit_selected(|_| true, f)
+    }
+
+    /// As [`AofReader::visit`], but lends only the records whose position in the file
+    /// (0, 1, 2, …) `select` picks. The others are skipped by their frame alone, their
+    /// checksum and payload unchecked: for readers that share a file, each checking the
+    /// records it takes.
+    pub fn visit_selected<B>(
+        &mut self,
+        select: impl Fn(u64) -> bool,
         mut f: impl FnMut(Record<'_>) -> ControlFlow<B>,
     ) -> Result<ControlFlow<B, FileEnd>, AofError> {
         loop {
             if let Some(end) = &self.end {
                 return Ok(ControlFlow::Continue(end.clone()));
             }
-            match codec::decode(&self.buf[self.pos..]) {
+            let rest = &self.buf[self.pos..];
+            let outcome = if select(self.index) {
+                codec::decode(rest).map(|(effect, len)| (Some(effect), len))
+            } else {
+                codec::record_len(rest).map(|len| (None, len))
+            };
+            match outcome {
                 Ok((effect, len)) => {
-                    let record = Record {
-                        offset: self.offset,
-                        len: len as u64,
-                        effect,
-                    };
-                    let flow = f(record);
+                    let flow = effect.map(|effect| {
+                        f(Record {
+                            offset: self.offset,
+                            len: len as u64,
+                            effect,
+                        })
+                    });
                     self.pos += len;
                     self.offset += len as u64;
-                    if let ControlFlow::Break(value) = flow {
+                    self.index += 1;
+                    if let Some(ControlFlow::Break(value)) = flow {
                         return Ok(ControlFlow::Break(value));
                     }
                 }

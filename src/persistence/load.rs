@@ -60,32 +60,14 @@ pub fn load(
     let last = manifest.files().count() - 1;
     for (index, entry) in manifest.files().enumerate() {
         let path = dir.join(&entry.name);
-        let file = File::open(&path).map_err(io_error(&path))?;
-        let mut reader = AofReader::new(file, &path)?;
-        if reader.kind() != entry.kind {
-            return Err(AofError::Corrupt {
-                path,
-                offset: 0,
-                what: format!(
-                    "the manifest lists a {} file, its header says {}",
-                    entry.kind.name(),
-                    reader.kind().name()
-                ),
-            });
-        }
-        let visited = reader.visit(|record| match replay.apply(record.effect) {
-            Ok(()) => {
-                report.records += 1;
-                ControlFlow::Continue(())
-            }
-            Err(what) => ControlFlow::Break((record.offset, what)),
-        })?;
-        let end = match visited {
-            ControlFlow::Continue(end) => end,
-            ControlFlow::Break((offset, what)) => {
-                return Err(AofError::Unsupported { path, offset, what });
-            }
+        // A base's records are independent (each key and session once, every namespace's
+        // policy absolute), so threads can share it; incremental files replay in order.
+        let (records, end) = if entry.kind == FileKind::Base && index != last {
+            replay_shared(&path, entry, store, now)?
+        } else {
+            replay_file(&path, entry, &mut replay, |_| true)?
         };
+        report.records += records;
         report.files += 1;
         let FileEnd::Damaged(damage) = end else {
             continue;
@@ -112,6 +94,94 @@ pub fn load(
     }
     Ok((manifest, report))
 }
+
+/// Replays the records of the file `entry` at `path` that `select` picks (by position):
+/// how many it applied, and how the file ends.
+fn replay_file(
+    path: &Path,
+    entry: &ManifestEntry,
+    replay: &mut Replay<'_>,
+    select: impl Fn(u64) -> bool,
+) -> Result<(u64, FileEnd), AofError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let mut reader = AofReader::new(file, path)?;
+    if reader.kind() != entry.kind {
+        return Err(AofError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            what: format!(
+                "the manifest lists a {} file, its header says {}",
+                entry.kind.name(),
+                reader.kind().name()
+            ),
+        });
+    }
+    let mut records = 0;
+    let visited = reader.visit_selected(select, |record| match replay.apply(record.effect) {
+        Ok(()) => {
+            records += 1;
+            ControlFlow::Continue(())
+        }
+        Err(what) => ControlFlow::Break((record.offset, what)),
+    })?;
+    match visited {
+        ControlFlow::Continue(end) => Ok((records, end)),
+        ControlFlow::Break((offset, what)) => Err(AofError::Unsupported {
+            path: path.to_path_buf(),
+            offset,
+            what,
+        }),
+    }
+}
+
+/// Replays a base file on one thread per core (at most [`LOAD_THREADS`]), each taking every
+/// n-th record and checking the ones it takes: how many were applied, and how the file ends
+/// (the earliest damage any thread found).
+fn replay_shared(
+    path: &Path,
+    entry: &ManifestEntry,
+    store: &Store,
+    now: u64,
+) -> Result<(u64, FileEnd), AofError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, LOAD_THREADS) as u64;
+    let outcomes: Vec<Result<(u64, FileEnd), AofError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|share| {
+                scope.spawn(move || {
+                    let mut replay = Replay::new(store, now);
+                    replay_file(path, entry, &mut replay, |i| i % threads == share)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut records = 0;
+    let mut end = FileEnd::Clean;
+    for outcome in outcomes {
+        let (applied, found) = outcome?;
+        records += applied;
+        end = match (end, found) {
+            (FileEnd::Damaged(a), FileEnd::Damaged(b)) if b.offset < a.offset => {
+                FileEnd::Damaged(b)
+            }
+            (FileEnd::Clean, found) => found,
+            (kept, _) => kept,
+        };
+    }
+    Ok((records, end))
+}
+
+/// The most threads that share the loading of a base.
+const LOAD_THREADS: usize = 4;
 
 /// Creates an empty AOF (base 1, incremental 1, manifest). Refuses when the directory holds
 /// AOF files with records but no manifest: they may be someone's data.

@@ -761,14 +761,49 @@ impl Sessions {
     }
 
     /// After loading: rebuilds the user index (each user's active sessions, oldest first)
-    /// and the active and recoverable counts from the records.
+    /// and the active and recoverable counts from the records, one thread per core.
     pub fn reindex(&self) {
+        let records: usize = (0..self.shards.len())
+            .map(|index| self.lock_index(index).len())
+            .sum();
+        self.users.reserve(records);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, self.shards.len());
+        let (active, recoverable) = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|share| {
+                    let shards = (share..self.shards.len()).step_by(threads);
+                    scope.spawn(move || self.index_shards(shards))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .fold((0, 0), |(active, recoverable), worker| {
+                    let (a, r) = worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (active + a, recoverable + r)
+                })
+        });
+        self.users.shrink_to_fit();
+        self.users.for_each_entry(|entry| {
+            if entry.len() > 1 {
+                entry.sort_by_key(|id| self.lock(id).current(id).map_or(0, Record::created_at));
+            }
+        });
+        self.stats.restored(active, recoverable);
+    }
+
+    /// Files the active sessions of session shards `shards` under their users; how many
+    /// sessions are active and how many recoverable there.
+    fn index_shards(&self, shards: impl Iterator<Item = usize>) -> (u64, u64) {
         let (mut active, mut recoverable) = (0, 0);
         // The users and ids of one shard, copied out so that no user lock is taken while a
         // session shard is locked.
         let mut names = Vec::new();
         let mut owned: Vec<(usize, usize, SessionId)> = Vec::new();
-        for index in 0..self.shards.len() {
+        for index in shards {
             for record in self.lock_index(index).records() {
                 if !record.is_active() {
                     recoverable += 1;
@@ -787,12 +822,7 @@ impl Sessions {
             }
             names.clear();
         }
-        self.users.for_each_entry(|entry| {
-            if entry.len() > 1 {
-                entry.sort_by_key(|id| self.lock(id).current(id).map_or(0, Record::created_at));
-            }
-        });
-        self.stats.restored(active, recoverable);
+        (active, recoverable)
     }
 
     /// The counters of SESSION.STATS.

@@ -159,6 +159,28 @@ impl UserIndex {
         }
     }
 
+    /// Makes room for about `users` more users, spread over the parts (loading: no table
+    /// grows while it is filled); [`UserIndex::shrink_to_fit`] gives back what was not used.
+    pub fn reserve(&self, users: usize) {
+        let per_shard = users.div_ceil(self.shards.len());
+        let hasher = &self.hasher;
+        for shard in &self.shards {
+            shard
+                .lock()
+                .reserve(per_shard, |entry| hasher.hash_one(entry.name()));
+        }
+    }
+
+    /// Gives back room no entry uses (after [`UserIndex::reserve`] guessed high).
+    pub fn shrink_to_fit(&self) {
+        let hasher = &self.hasher;
+        for shard in &self.shards {
+            shard
+                .lock()
+                .shrink_to_fit(|entry| hasher.hash_one(entry.name()));
+        }
+    }
+
     /// Runs `f` on every entry, one locked part at a time.
     pub fn for_each_entry(&self, mut f: impl FnMut(&mut UserSessions)) {
         for shard in &self.shards {
