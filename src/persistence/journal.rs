@@ -3,9 +3,9 @@
 //! ```text
 //!  shard lock held ─▶ append(effects) ─▶ pending buffer (one Mutex, logical positions)
 //!                                              │
-//!  connection, after its batch:                ▼
-//!    everysec / no: write_through(pos) ── write(2) to the incremental file, inline
-//!    always:        durable(pos).await ◀── aof thread: write(2) + fdatasync, one per batch
+//!  connection, before its batch's replies:     ▼      (pos = durable_end after each command)
+//!    everysec / no: persist(pos): yield, write(2) to the incremental file, inline
+//!    always:        persist(pos).await ◀── aof thread: write(2) + fdatasync, one per batch
 //!                                          (group commit: every waiter shares the fsync)
 //! ```
 //!
@@ -14,9 +14,10 @@
 //! over the life of the process (not file offsets), so they survive a switch to a new
 //! incremental file during a rewrite.
 //!
-//! A reply leaves only after the records of its command reached the OS (`everysec`, `no`)
-//! or the disk (`always`). A write or fsync that fails stops the server: acknowledging what was
-//! not persisted is worse than being down.
+//! A reply leaves only after the records of every change it could show (its own, and any
+//! other client's it may have read) reached the OS (`everysec`, `no`) or the disk (`always`).
+//! A write or fsync that fails stops the server: acknowledging what was not persisted is worse
+//! than being down.
 
 use std::fs::File;
 use std::io::Write;
