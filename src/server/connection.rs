@@ -102,6 +102,8 @@ impl Connection {
                     {
                         return Ok(());
                     }
+                    // A keyspace event tells of a change: it waits for it like a reply.
+                    self.unpersisted = state.store.journal().durable_end();
                 }
             }
             if !self.output.is_empty() {

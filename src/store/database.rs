@@ -123,11 +123,6 @@ impl Database {
         }
     }
 
-    /// The name of the namespace the database belongs to.
-    pub fn namespace_name(&self) -> &str {
-        &self.links.namespace_name
-    }
-
     /// Locks every shard holding one of `keys`, in ascending shard order.
     pub fn lock_many<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> MultiGuard<'_> {
         let mut indexes: Vec<usize> = keys.into_iter().map(|key| self.shard_of(key)).collect();
