@@ -268,7 +268,7 @@ impl Journal {
     }
 
     /// Appends `effects` as one record (a [`Effect::Batch`] when there are several), so a
-    /// crash keeps all of them or none. Unless `durable` is false (touches), every reply sent
+    /// crash keeps all of them or none; nothing while the journal is off. Unless `durable` is false (touches), every reply sent
     /// after this waits for the record ([`Journal::durable_end`]). Call with the locks of the
     /// change held, so records follow the order of changes.
     pub fn append<'a>(&self, effects: impl IntoIterator<Item = Effect<'a>>, durable: bool) {
@@ -303,6 +303,9 @@ impl Journal {
     }
 
     fn try_append(&self, effect: &Effect, durable: bool) -> Result<(), AofError> {
+        if !self.is_active() {
+            return Ok(());
+        }
         {
             let mut pending = self.pending.lock();
             let len = codec::encode(effect, &mut pending.buf)?;

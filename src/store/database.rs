@@ -117,10 +117,8 @@ impl Database {
     /// Logs an effect on the database as a whole (FLUSHDB, SWAPDB), with the shards it
     /// concerns locked so it takes its place among the changes to their keys.
     pub fn journal(&self, effect: impl FnOnce(Cow<'_, str>) -> Effect<'_>) {
-        let journal = &self.links.journal;
-        if journal.is_active() {
-            journal.append_one(&effect(Cow::Borrowed(&self.links.namespace_name)), true);
-        }
+        let namespace = Cow::Borrowed(&*self.links.namespace_name);
+        self.links.journal.append_one(&effect(namespace), true);
     }
 
     /// Locks every shard holding one of `keys`, in ascending shard order.

@@ -98,14 +98,11 @@ impl Namespace {
         let databases: Vec<&Database> = self.databases().collect();
         let mut locked: Vec<Vec<ShardGuard<'_>>> =
             databases.iter().map(|db| db.lock_all()).collect();
-        let journal = &self.links.journal;
-        if journal.is_active() {
-            let flushes = databases.iter().map(|db| Effect::FlushDb {
-                namespace: self.name.as_str().into(),
-                db: db.index() as u32,
-            });
-            journal.append(flushes, true);
-        }
+        let flushes = databases.iter().map(|db| Effect::FlushDb {
+            namespace: self.name.as_str().into(),
+            db: db.index() as u32,
+        });
+        self.links.journal.append(flushes, true);
         for shards in &mut locked {
             database::clear_shards(shards, now);
         }
@@ -128,9 +125,7 @@ impl Namespace {
 
 /// Logs that namespace `name` exists with `policy`.
 fn journal_namespace(journal: &Journal, name: &str, policy: &Policy) {
-    if journal.is_active() {
-        journal.append_one(&namespace_effect(name, policy), true);
-    }
+    journal.append_one(&namespace_effect(name, policy), true);
 }
 
 /// The effect that recreates namespace `name` with `policy`.
@@ -246,10 +241,8 @@ impl Store {
         }
         let mut namespaces = self.namespaces.write();
         let index = namespaces.iter().position(|ns| ns.name == name)?;
-        if self.journal.is_active() {
-            let effect = Effect::NamespaceDrop { name: name.into() };
-            self.journal.append_one(&effect, true);
-        }
+        let effect = Effect::NamespaceDrop { name: name.into() };
+        self.journal.append_one(&effect, true);
         Some(namespaces.remove(index))
     }
 
