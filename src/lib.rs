@@ -10,12 +10,14 @@
 //! - [`config`]: directives, the config file and command line, CONFIG GET/SET.
 //! - [`persistence`]: the append-only file: effects, journal, load, rewrite, check-aof.
 //! - [`health`]: `sessiond ping`, the container health check.
+//! - [`metrics`]: Prometheus metric names, the exporter and the once-a-second sampler.
 
 pub mod command;
 pub mod config;
 pub mod glob;
 pub mod health;
 pub mod keyspace_events;
+pub mod metrics;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;

@@ -16,6 +16,8 @@ pub mod session;
 pub mod string;
 pub mod table;
 
+use std::time::Instant;
+
 use crate::protocol::Reply;
 use crate::server::{ClientState, ServerState};
 use crate::store::Database;
@@ -111,7 +113,13 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
         return Reply::Error(error.to_string());
     }
     ctx.client.record_command(spec, ctx.now);
-    match (spec.handler)(ctx, args) {
+    let server = ctx.server;
+    let started = server.metrics.as_ref().map(|_| Instant::now());
+    let result = (spec.handler)(ctx, args);
+    if let (Some(metrics), Some(started)) = (&server.metrics, started) {
+        metrics.record(spec, started);
+    }
+    match result {
         Ok(reply) => reply,
         Err(error) => Reply::Error(error.to_string()),
     }

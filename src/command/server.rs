@@ -131,14 +131,6 @@ fn info_clients(ctx: &Context) -> String {
     )
 }
 
-/// Resident set size of this process, from /proc (0 where unavailable).
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn human_bytes(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
     UNITS
@@ -150,7 +142,7 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 fn info_memory(ctx: &Context) -> String {
-    let rss = resident_bytes();
+    let rss = crate::server::resident_bytes();
     let maxmemory = ctx.server.config.read().maxmemory;
     section(
         "Memory",

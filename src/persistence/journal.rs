@@ -456,9 +456,11 @@ impl Journal {
     }
 
     fn note_fsync(&self, started: Instant) {
+        let took = started.elapsed();
+        crate::metrics::aof_fsynced(took);
         self.stats
             .last_fsync_us
-            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .store(took.as_micros() as u64, Ordering::Relaxed);
         self.stats
             .last_fsync_at
             .store(crate::store::now_ms(), Ordering::Relaxed);

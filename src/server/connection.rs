@@ -144,7 +144,9 @@ impl Connection {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(error) => {
-                    Reply::Error(error.to_string()).encode(client.protocol(), &mut self.output);
+                    let reply = Reply::Error(error.to_string());
+                    count_error(state, &reply);
+                    reply.encode(client.protocol(), &mut self.output);
                     client.close_after_reply();
                     break;
                 }
@@ -170,6 +172,7 @@ impl Connection {
                 client.close_after_reply();
                 break;
             }
+            count_error(state, &reply);
             reply.encode(client.protocol(), &mut self.output);
             if client.wants_close() {
                 break;
@@ -178,6 +181,13 @@ impl Connection {
         self.input.advance(consumed);
         state.stats.count_commands(executed);
         Ok(())
+    }
+}
+
+/// Counts an error reply for the metrics, when they are on.
+fn count_error(state: &ServerState, reply: &Reply) {
+    if let (Some(_), Reply::Error(text)) = (&state.metrics, reply) {
+        crate::metrics::error_reply(text);
     }
 }
 

@@ -31,10 +31,11 @@ use tokio::net::TcpListener;
 
 pub use client::{ClientHandle, ClientRegistry, ClientState};
 pub use namespaces::NamespaceError;
-pub use stats::Stats;
+pub use stats::{Stats, resident_bytes};
 pub use users::{User, Users};
 
 use crate::config::Config;
+use crate::metrics::CommandMetrics;
 use crate::persistence::Journal;
 use crate::pubsub::Hub;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
@@ -93,6 +94,8 @@ pub struct ServerState {
     pub aof: Mutex<Option<persistence::AofThread>>,
     /// Set by the SHUTDOWN command: the server stops as on SIGTERM.
     pub shutdown: tokio::sync::Notify,
+    /// Per-command metric handles, when the Prometheus exporter is on.
+    pub metrics: Option<CommandMetrics>,
 }
 
 impl ServerState {
@@ -124,6 +127,7 @@ impl ServerState {
             tcp_port: AtomicU64::new(0),
             aof: Mutex::new(None),
             shutdown: tokio::sync::Notify::new(),
+            metrics: None,
         }
     }
 
@@ -152,6 +156,7 @@ fn random_hex_id() -> String {
 
 /// Accepts connections on `listener` until the task is dropped, one task per client.
 pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+    let mut client_limit_log = ClientLimitLog::default();
     loop {
         let (mut socket, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -163,7 +168,8 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
         let maxclients = state.config.read().maxclients;
         if !state.clients.try_admit(maxclients) {
             state.stats.count_rejected();
-            tracing::debug!("refused {addr}: maxclients ({maxclients}) reached");
+            crate::metrics::connection_rejected();
+            client_limit_log.note(addr, maxclients);
             tokio::spawn(async move {
                 let _ = socket
                     .write_all(b"-ERR max number of clients reached\r\n")
@@ -172,27 +178,61 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
             continue;
         }
         state.stats.count_connection();
+        crate::metrics::connection_accepted();
         tokio::spawn(connection::serve(state.clone(), socket));
     }
+}
+
+/// Logs refusals at `maxclients` as one line per burst, not one per refused client.
+#[derive(Default)]
+struct ClientLimitLog {
+    last_logged: Option<Instant>,
+    refused_since: u64,
+}
+
+impl ClientLimitLog {
+    /// How long a burst of refusals is summed up before the next line.
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&mut self, addr: SocketAddr, maxclients: usize) {
+        self.refused_since += 1;
+        if self
+            .last_logged
+            .is_some_and(|at| at.elapsed() < Self::QUIET)
+        {
+            return;
+        }
+        tracing::warn!(
+            "maxclients ({maxclients}) reached: refused {addr} and {} other connection(s) \
+             since the last report",
+            self.refused_since - 1
+        );
+        self.last_logged = Some(Instant::now());
+        self.refused_since = 0;
+    }
+}
+
+/// The address `host` (a `bind` entry) and `port` name.
+pub fn socket_addr(host: &str, port: u16) -> std::io::Result<SocketAddr> {
+    let host = host.trim_start_matches('-');
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}").parse()
+    } else {
+        format!("{host}:{port}").parse()
+    };
+    addr.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("invalid bind address '{host}'"),
+        )
+    })
 }
 
 /// Binds every `bind` address on the configured port.
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for host in &config.bind {
-        let host = host.trim_start_matches('-');
-        let addr: SocketAddr = if host.contains(':') {
-            format!("[{host}]:{}", config.port).parse()
-        } else {
-            format!("{host}:{}", config.port).parse()
-        }
-        .map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("invalid bind address '{host}'"),
-            )
-        })?;
-        listeners.push(TcpListener::bind(addr).await?);
+        listeners.push(TcpListener::bind(socket_addr(host, config.port)?).await?);
     }
     Ok(listeners)
 }
@@ -202,7 +242,13 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
 /// flushes and fsyncs the AOF before returning.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let listeners = bind(&config).await?;
-    let state = Arc::new(ServerState::new(config));
+    let metrics_addr = start_metrics(&config)?;
+    log_banner(&config, metrics_addr);
+    let mut state = ServerState::new(config);
+    if metrics_addr.is_some() {
+        state.metrics = Some(CommandMetrics::new());
+    }
+    let state = Arc::new(state);
     persistence::start(&state)?;
     let driver = crate::store::expiry::spawn_driver(state.store.clone());
     let mut accepting = tokio::task::JoinSet::new();
@@ -215,6 +261,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         accepting.spawn(accept_loop(state.clone(), listener));
     }
     accepting.spawn(close_idle_clients(state.clone()));
+    if metrics_addr.is_some() {
+        accepting.spawn(crate::metrics::sample(state.clone()));
+    }
     tokio::select! {
         () = wait_for_signal() => tracing::info!("Received a shutdown signal, exiting"),
         () = state.shutdown.notified() => tracing::info!("SHUTDOWN asked for, exiting"),
@@ -226,6 +275,48 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// Serves `/metrics` on the first `bind` address at `metrics-port`, unless that is 0.
+fn start_metrics(config: &Config) -> Result<Option<SocketAddr>, ServerError> {
+    let (Some(host), port @ 1..) = (config.bind.first(), config.metrics_port) else {
+        return Ok(None);
+    };
+    let addr = socket_addr(host, port)?;
+    crate::metrics::install(addr).map_err(|error| ServerError::Metrics(addr, error))?;
+    Ok(Some(addr))
+}
+
+/// The start-up banner: what is running, where, and with which state.
+fn log_banner(config: &Config, metrics_addr: Option<SocketAddr>) {
+    let config_file = config
+        .config_file
+        .as_ref()
+        .map_or("none (embedded defaults)".to_string(), |path| {
+            path.display().to_string()
+        });
+    let persistence = if config.appendonly {
+        format!(
+            "AOF in {} (appendfsync {})",
+            config.dir.display(),
+            config.appendfsync.as_str()
+        )
+    } else {
+        "off (appendonly no)".to_string()
+    };
+    let namespaces: Vec<&str> = std::iter::once(DEFAULT_NAMESPACE)
+        .chain(config.namespaces.iter().map(|spec| spec.name.as_str()))
+        .collect();
+    let metrics = metrics_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
+    tracing::info!(
+        "sessiond {} starting: pid {}, bind {} port {}, config file {config_file}, \
+         persistence {persistence}, metrics {metrics}, namespaces {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config.bind.join(" "),
+        config.port,
+        namespaces.join(", "),
+    );
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -235,6 +326,9 @@ pub enum ServerError {
     /// The AOF could not be loaded or created.
     #[error("cannot load the AOF: {0}")]
     Aof(#[from] crate::persistence::AofError),
+    /// The metrics endpoint could not be served.
+    #[error("cannot serve metrics on {0}: {1}")]
+    Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),
 }
 
 /// How often idle clients are looked for (`timeout`).

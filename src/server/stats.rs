@@ -50,3 +50,12 @@ impl Stats {
         }
     }
 }
+
+/// Resident set size of this process, from /proc (0 where unavailable): INFO's
+/// `used_memory` and the memory metric.
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}

@@ -209,7 +209,7 @@ impl Sessions {
                 })
                 .collect(),
             users: UserIndex::new(shards),
-            stats: SessionStats::default(),
+            stats: SessionStats::new(name),
             events: SessionEvents::new(hub, namespace, name),
             clock,
             journal,
@@ -264,9 +264,12 @@ impl Sessions {
                 Released::Left {
                     reason,
                     duration_ms,
+                    late_ms,
                     recoverable,
                     ..
-                } => self.stats.left(*reason, *duration_ms, *recoverable),
+                } => self
+                    .stats
+                    .left(*reason, *duration_ms, *late_ms, *recoverable),
                 Released::Purged => self.stats.purged(),
             }
         }

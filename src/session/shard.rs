@@ -33,6 +33,8 @@ pub enum Released {
         reason: EndReason,
         /// How long it was active, in ms.
         duration_ms: u64,
+        /// How long after its deadline it expired, in ms (0 unless it expired).
+        late_ms: u64,
         /// Whether it is kept for `SESSION.RECOVER`.
         recoverable: bool,
     },
@@ -326,11 +328,16 @@ impl SessionShard {
             ended_at: now,
             recoverable_until: now.saturating_add(window_ms),
         };
+        let late_ms = match (reason, record.deadline()) {
+            (EndReason::Expired, Some(deadline)) => now.saturating_sub(deadline),
+            _ => 0,
+        };
         self.released.push(Released::Left {
             id: record.id(),
             user: record.user().into(),
             reason,
             duration_ms: now.saturating_sub(record.created_at()),
+            late_ms,
             recoverable: keep,
         });
         if keep {

@@ -3,9 +3,10 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::record::EndReason;
+use crate::metrics::SessionMetrics;
 
 /// Counters of one namespace's sessions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionStats {
     active: AtomicU64,
     peak_active: AtomicU64,
@@ -17,6 +18,8 @@ pub struct SessionStats {
     recovered: AtomicU64,
     recoverable: AtomicU64,
     duration_sum_ms: AtomicU64,
+    /// The same endings, for Prometheus (with a duration histogram SESSION.STATS lacks).
+    metrics: SessionMetrics,
 }
 
 /// A copy of the counters, as `SESSION.STATS` and INFO report them.
@@ -47,6 +50,23 @@ pub struct StatsSnapshot {
 }
 
 impl SessionStats {
+    /// Zeroed counters for the namespace `namespace`.
+    pub fn new(namespace: &str) -> Self {
+        SessionStats {
+            active: AtomicU64::default(),
+            peak_active: AtomicU64::default(),
+            created: AtomicU64::default(),
+            ended: AtomicU64::default(),
+            expired: AtomicU64::default(),
+            evicted: AtomicU64::default(),
+            rotated: AtomicU64::default(),
+            recovered: AtomicU64::default(),
+            recoverable: AtomicU64::default(),
+            duration_sum_ms: AtomicU64::default(),
+            metrics: SessionMetrics::new(namespace),
+        }
+    }
+
     /// A session became active (created or recovered).
     pub fn started(&self, recovered: bool) {
         let active = self.active.fetch_add(1, Relaxed) + 1;
@@ -57,8 +77,10 @@ impl SessionStats {
         }
     }
 
-    /// A session stopped being active after `duration_ms`.
-    pub fn left(&self, reason: EndReason, duration_ms: u64, recoverable: bool) {
+    /// A session stopped being active after `duration_ms`, `late_ms` after its deadline if
+    /// it expired.
+    pub fn left(&self, reason: EndReason, duration_ms: u64, late_ms: u64, recoverable: bool) {
+        self.metrics.ended(reason, duration_ms, late_ms);
         self.active.fetch_sub(1, Relaxed);
         self.ended.fetch_add(1, Relaxed);
         self.duration_sum_ms.fetch_add(duration_ms, Relaxed);

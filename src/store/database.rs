@@ -287,7 +287,8 @@ impl Drop for ShardGuard<'_> {
                 .links
                 .expired_keys
                 .fetch_add(expired.len() as u64, Ordering::Relaxed);
-            for key in expired {
+            crate::metrics::keys_expired(expired.iter().map(|&(_, late_ms)| late_ms));
+            for (key, _) in expired {
                 self.database.notify(EventClass::Expired, "expired", &key);
             }
         }

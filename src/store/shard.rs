@@ -34,7 +34,12 @@ impl Entry {
     }
 
     fn is_expired(&self, now: u64) -> bool {
-        self.expires_at != 0 && self.expires_at <= now
+        self.due_at(now).is_some()
+    }
+
+    /// The deadline, if it has passed at `now`.
+    fn due_at(&self, now: u64) -> Option<u64> {
+        self.expires_at().filter(|&deadline| deadline <= now)
     }
 }
 
@@ -95,8 +100,9 @@ impl ChangeLog {
 pub struct Shard {
     map: HashMap<Key, Entry, RandomState>,
     wheel: TimingWheel<Key>,
-    /// Keys removed because their deadline passed, waiting for their `expired` events.
-    expired: Vec<Key>,
+    /// Keys removed because their deadline passed, waiting for their `expired` events, each
+    /// with how many ms after its deadline it was removed.
+    expired: Vec<(Key, u64)>,
     /// The earliest deadline armed since the expiry driver last looked, so it can wake earlier.
     armed_since_drain: Option<u64>,
     /// Whether changes are recorded in `changes` (the AOF is on).
@@ -321,10 +327,10 @@ impl Shard {
 
     /// Removes `key` if its deadline has passed, recording it for an `expired` event.
     fn expire_if_due(&mut self, key: &[u8], now: u64) {
-        if self.map.get(key).is_some_and(|entry| entry.is_expired(now))
+        if let Some(deadline) = self.map.get(key).and_then(|entry| entry.due_at(now))
             && let Some((key, _)) = self.remove_entry(key)
         {
-            self.expired.push(key);
+            self.expired.push((key, now - deadline));
         }
     }
 
@@ -338,9 +344,9 @@ impl Shard {
                 continue;
             };
             entry.timer = None;
-            if entry.is_expired(now) {
+            if let Some(deadline) = entry.due_at(now) {
                 if let Some((key, _)) = self.remove_entry(&key) {
-                    self.expired.push(key);
+                    self.expired.push((key, now - deadline));
                 }
             } else if let Some(deadline) = entry.expires_at() {
                 let timer = self.wheel.insert(deadline, key.clone());
@@ -356,8 +362,9 @@ impl Shard {
         self.wheel.next_deadline()
     }
 
-    /// Keys expired since the last call, for their `expired` events.
-    pub fn take_expired(&mut self) -> Vec<Key> {
+    /// Keys expired since the last call, for their `expired` events, each with how many ms
+    /// after its deadline it was removed.
+    pub fn take_expired(&mut self) -> Vec<(Key, u64)> {
         std::mem::take(&mut self.expired)
     }
 
@@ -407,7 +414,7 @@ mod tests {
         shard.set(b"k", text("v"), Some(1_500), 1_000);
         assert!(shard.get(b"k", 1_499).is_some());
         assert!(shard.get(b"k", 1_500).is_none());
-        assert_eq!(shard.take_expired(), vec![Bytes::from_static(b"k")]);
+        assert_eq!(shard.take_expired(), vec![(Bytes::from_static(b"k"), 0)]);
         assert_eq!(shard.len(), 0);
     }
 
@@ -424,8 +431,12 @@ mod tests {
         );
         shard.advance(299, &mut fired);
         assert!(!shard.has_expired());
-        shard.advance(300, &mut fired);
-        assert_eq!(shard.take_expired(), vec![Bytes::from_static(b"a")]);
+        shard.advance(305, &mut fired);
+        assert_eq!(
+            shard.take_expired(),
+            vec![(Bytes::from_static(b"a"), 5)],
+            "removed 5 ms after its deadline"
+        );
     }
 
     #[test]

@@ -144,10 +144,15 @@ impl Server {
         Server::try_sessiond_at(env!("CARGO_BIN_EXE_sessiond"), args)
     }
 
-    /// Starts `binary` with exactly `args` and waits for sessiond's ready line
+    /// Starts `binary` with `args` and waits for sessiond's ready line
     /// (`... Ready to accept connections tcp on ADDR`), taking the address from it.
+    /// Unless `args` name a `--metrics-port`, `--metrics-port 0` is added, so that
+    /// servers running side by side do not fight over the default metrics port.
     pub fn try_sessiond_at(binary: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, StartError> {
-        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        if !args.iter().any(|arg| arg == "--metrics-port") {
+            args.extend(["--metrics-port".into(), "0".into()]);
+        }
         Server::spawn(binary.as_ref(), &args, |line| {
             let (_, rest) = line.split_once(SESSIOND_READY)?;
             rest.trim().parse::<SocketAddr>().ok()
