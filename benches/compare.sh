@@ -27,6 +27,11 @@
 #                   e.g. '--appendonly yes --appendfsync everysec'
 #   REDIS_ARGS=     extra redis-server arguments, e.g. '--appendonly yes'
 #   SESSIOND_BIN=   run this instead of building target/release/sessiond
+#   REFERENCE=redis the server to compare against: 'redis' (redis-server with
+#                   REDIS_ARGS), or 'sessiond' (a second sessiond with
+#                   REFERENCE_ARGS, to measure a setting of sessiond's own, e.g.
+#                   REFERENCE=sessiond REFERENCE_ARGS='--metrics-port 0' gives
+#                   the ratio of metrics on to metrics off)
 #   BENCH_TIMEOUT=600   seconds before a redis-benchmark run counts as hung
 #   READY_TIMEOUT=60    seconds a server may stay silent before it is ready
 set -euo pipefail
@@ -46,6 +51,8 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 read -r -a sessiond_extra <<<"${SESSIOND_ARGS:-}"
 read -r -a redis_extra <<<"${REDIS_ARGS:-}"
+read -r -a reference_extra <<<"${REFERENCE_ARGS:-}"
+REFERENCE=${REFERENCE:-redis}
 
 die() {
     printf 'compare.sh: %s\n' "$*" >&2
@@ -55,6 +62,8 @@ die() {
 for var in N ROUNDS BENCH_TIMEOUT READY_TIMEOUT; do
     [[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer, not '${!var}'"
 done
+[[ $REFERENCE == redis || $REFERENCE == sessiond ]] ||
+    die "REFERENCE must be 'redis' or 'sessiond', not '$REFERENCE'"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
@@ -192,7 +201,12 @@ sessiond=$(realpath -s "$path")
 sessiond_port=$(free_port)
 redis_port=$(free_port "$sessiond_port")
 start_server sessiond "$sessiond" --port "$sessiond_port" --appendonly no "${sessiond_extra[@]}"
-start_server redis redis-server --port "$redis_port" --save "" --appendonly no "${redis_extra[@]}"
+if [[ $REFERENCE == redis ]]; then
+    start_server redis redis-server --port "$redis_port" --save "" --appendonly no "${redis_extra[@]}"
+else
+    # Under the name 'redis', so that it takes the reference's part of every test.
+    start_server redis "$sessiond" --port "$redis_port" --appendonly no "${reference_extra[@]}"
+fi
 
 declare -A port=([sessiond]=$sessiond_port [redis]=$redis_port)
 prepared=
@@ -222,11 +236,12 @@ for test in "${tests[@]}"; do
     ((${#test} > width)) && width=${#test}
 done
 echo
-printf 'sessiond vs redis-server: median requests/s of %d rounds, -n %d -r 100000\n' "$ROUNDS" "$N"
+printf 'sessiond vs %s: median requests/s of %d rounds, -n %d -r 100000\n' \
+    "$([[ $REFERENCE == redis ]] && echo redis-server || echo 'a second sessiond')" "$ROUNDS" "$N"
 printf 'commit %s, %s, %s, %s cores\n' "$commit" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
     "$(redis-server --version | cut -d' ' -f1-3)" "$(nproc)"
-printf 'sessiond: %s\nredis:    %s\n\n' "${commands[sessiond]#+ }" "${commands[redis]#+ }"
-printf '| %-*s | %12s | %12s | %5s |\n' "$width" test 'sessiond rps' 'redis rps' ratio
+printf 'sessiond:  %s\nreference: %s\n\n' "${commands[sessiond]#+ }" "${commands[redis]#+ }"
+printf '| %-*s | %12s | %12s | %5s |\n' "$width" test 'sessiond rps' "$REFERENCE rps" ratio
 printf '|%s|-------------:|-------------:|------:|\n' "$(printf '%*s' $((width + 2)) '' | tr ' ' -)"
 for i in "${!tests[@]}"; do
     # Word splitting of the stored lists is intended: one rps per round.

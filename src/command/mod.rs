@@ -16,8 +16,6 @@ pub mod session;
 pub mod string;
 pub mod table;
 
-use std::time::Instant;
-
 use crate::protocol::Reply;
 use crate::server::{ClientState, ServerState};
 use crate::store::Database;
@@ -114,10 +112,12 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
     }
     ctx.client.record_command(spec, ctx.now);
     let server = ctx.server;
-    let started = server.metrics.as_ref().map(|_| Instant::now());
+    let started = server.metrics.is_some().then(quanta::Instant::now);
     let result = (spec.handler)(ctx, args);
     if let (Some(metrics), Some(started)) = (&server.metrics, started) {
-        metrics.record(spec, started);
+        ctx.client
+            .command_tally
+            .note(metrics, spec, started.elapsed());
     }
     match result {
         Ok(reply) => reply,

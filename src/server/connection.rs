@@ -180,6 +180,9 @@ impl Connection {
         }
         self.input.advance(consumed);
         state.stats.count_commands(executed);
+        if let Some(metrics) = &state.metrics {
+            client.command_tally.flush(metrics);
+        }
         Ok(())
     }
 }
