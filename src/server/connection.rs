@@ -55,7 +55,7 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
 /// input resets it, and a reset discards what the peer has not read yet, such as the error
 /// reply to an oversized request it is still sending; so the write side is shut first and
 /// the peer's remaining input is read and dropped for up to [`LINGER`].
-async fn close_gracefully(socket: &mut TcpStream) {
+pub(super) async fn close_gracefully(socket: &mut TcpStream) {
     if socket.shutdown().await.is_err() {
         return;
     }

@@ -165,21 +165,69 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
                 continue;
             }
         };
-        let maxclients = state.config.read().maxclients;
+        let (maxclients, protected) = {
+            let config = state.config.read();
+            let protected = config.protected_mode && config.requirepass.is_none();
+            (config.maxclients, protected)
+        };
+        if protected && !is_local(addr) {
+            tracing::debug!("refused {addr}: protected mode");
+            tokio::spawn(async move {
+                if socket
+                    .write_all(PROTECTED_MODE_DENIED.as_bytes())
+                    .await
+                    .is_ok()
+                {
+                    connection::close_gracefully(&mut socket).await;
+                }
+            });
+            continue;
+        }
         if !state.clients.try_admit(maxclients) {
             state.stats.count_rejected();
             crate::metrics::connection_rejected();
             client_limit_log.note(addr, maxclients);
             tokio::spawn(async move {
-                let _ = socket
-                    .write_all(b"-ERR max number of clients reached\r\n")
-                    .await;
+                let refusal = socket.write_all(b"-ERR max number of clients reached\r\n");
+                if refusal.await.is_ok() {
+                    connection::close_gracefully(&mut socket).await;
+                }
             });
             continue;
         }
         state.stats.count_connection();
         crate::metrics::connection_accepted();
         tokio::spawn(connection::serve(state.clone(), socket));
+    }
+}
+
+/// What a client that is not local gets in protected mode (`protected-mode yes` and no
+/// `requirepass`), before the connection is closed: Redis 7.0's words, typo included, as
+/// the differential test compares them.
+const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because \
+    protected mode is enabled and no password is set for the default user. In this mode \
+    connections are only accepted from the loopback interface. If you want to connect from \
+    external computers to Redis you may adopt one of the following solutions: 1) Just \
+    disable protected mode sending the command 'CONFIG SET protected-mode no' from the \
+    loopback interface by connecting to Redis from the same host the server is running, \
+    however MAKE SURE Redis is not publicly accessible from internet if you do so. Use \
+    CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the \
+    protected mode by editing the Redis configuration file, and setting the protected mode \
+    option to 'no', and then restarting the server. 3) If you started the server manually \
+    just for testing, restart it with the '--protected-mode no' option. 4) Setup a an \
+    authentication password for the default user. NOTE: You only need to do one of the \
+    above things in order for the server to start accepting connections from the \
+    outside.\r\n";
+
+/// Whether a client connects from this host, as protected mode sees it: from 127.0.0.1 or
+/// ::1 exactly, as Redis 7 checks.
+fn is_local(addr: SocketAddr) -> bool {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(ip) => {
+            ip == std::net::Ipv6Addr::LOCALHOST
+                || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
+        }
     }
 }
 
@@ -302,8 +350,9 @@ fn log_banner(config: &Config, metrics_addr: Option<SocketAddr>) {
     } else {
         "off (appendonly no)".to_string()
     };
+    let configured = config.namespaces.iter().map(|spec| spec.name.as_str());
     let namespaces: Vec<&str> = std::iter::once(DEFAULT_NAMESPACE)
-        .chain(config.namespaces.iter().map(|spec| spec.name.as_str()))
+        .chain(configured.filter(|name| *name != DEFAULT_NAMESPACE))
         .collect();
     let metrics = metrics_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
     tracing::info!(

@@ -501,7 +501,33 @@ impl RawClient {
 
     /// Connects to `addr`, returning the error instead of panicking.
     pub fn try_connect(addr: SocketAddr) -> io::Result<RawClient> {
-        let stream = TcpStream::connect(addr)?;
+        RawClient::wrap(TcpStream::connect(addr)?)
+    }
+
+    /// Connects to `addr` from the local address `source` (such as 127.0.0.2, which is
+    /// this host but not what protected mode counts as local); panics when it cannot.
+    pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> RawClient {
+        let connect = || -> io::Result<TcpStream> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()?;
+            let stream = runtime.block_on(async {
+                let socket = match source {
+                    std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                    std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+                };
+                socket.bind(SocketAddr::new(source, 0))?;
+                socket.connect(addr).await?.into_std()
+            })?;
+            stream.set_nonblocking(false)?;
+            Ok(stream)
+        };
+        connect()
+            .and_then(RawClient::wrap)
+            .unwrap_or_else(|e| panic!("cannot connect from {source} to {addr}: {e}"))
+    }
+
+    fn wrap(stream: TcpStream) -> io::Result<RawClient> {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(READ_TIMEOUT))?;
         Ok(RawClient {
