@@ -91,9 +91,11 @@ impl Connection {
             tokio::select! {
                 biased;
                 read = socket.read_buf(&mut self.input) => {
-                    if read? == 0 {
+                    let read = read?;
+                    if read == 0 {
                         return Ok(());
                     }
+                    state.stats.count_read(read as u64, self.input.len() as u64);
                     self.execute_buffered(state, socket, client, inbox).await?;
                 }
                 Some(delivery) = inbox.recv() => {
@@ -122,6 +124,7 @@ impl Connection {
             state.store.journal().persist(position).await;
         }
         socket.write_all(&self.output).await?;
+        state.stats.count_write(self.output.len() as u64);
         self.output.clear();
         Ok(())
     }
@@ -187,10 +190,13 @@ impl Connection {
     }
 }
 
-/// Counts an error reply for the metrics, when they are on.
+/// Counts an error reply for INFO `errorstats` and for the metrics, when they are on.
 fn count_error(state: &ServerState, reply: &Reply) {
-    if let (Some(_), Reply::Error(text)) = (&state.metrics, reply) {
-        crate::metrics::error_reply(text);
+    if let Reply::Error(text) = reply {
+        state.stats.count_error(text);
+        if state.metrics.is_some() {
+            crate::metrics::error_reply(text);
+        }
     }
 }
 
