@@ -1,5 +1,6 @@
 //! Server commands: INFO CONFIG COMMAND TIME LASTSAVE DEBUG and the HELP of containers.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,8 @@ use super::{CommandError, CommandResult, Context};
 use super::{args, session};
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
+use crate::server::stats;
+use crate::store::Database;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
 pub fn help(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
@@ -27,10 +30,30 @@ pub fn help(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     Ok(Reply::Array(lines))
 }
 
-/// Renders one INFO section.
-type InfoSection = fn(&Context) -> String;
+/// Renders one INFO section from the call's context and its shared key counts.
+type InfoRender = fn(&Context, &InfoKeys) -> String;
 
-/// INFO [section ...]
+/// Every INFO section, in Redis's order, then sessiond's own `sessions`. All of them are
+/// default sections, so plain INFO, `default`, `all` and `everything` show the same: Redis's
+/// only non-default ones, `commandstats` and `latencystats`, are not kept, as they would take
+/// a clock reading and a shared counter per command.
+const INFO_SECTIONS: [(&str, InfoRender); 12] = [
+    ("server", info_server),
+    ("clients", info_clients),
+    ("memory", info_memory),
+    ("persistence", info_persistence),
+    ("stats", info_stats),
+    ("replication", info_replication),
+    ("cpu", info_cpu),
+    ("modules", info_modules),
+    ("errorstats", info_errorstats),
+    ("cluster", info_cluster),
+    ("keyspace", info_keyspace),
+    ("sessions", info_sessions),
+];
+
+/// INFO [section ...]: the named sections (case-insensitive), or every one for none,
+/// `default`, `all` or `everything`; unknown names add nothing.
 pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let requested: BTreeSet<String> = args[1..]
         .iter()
@@ -40,25 +63,17 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         || ["all", "default", "everything"]
             .iter()
             .any(|s| requested.contains(*s));
-    let sections: [(&str, InfoSection); 8] = [
-        ("server", info_server),
-        ("clients", info_clients),
-        ("memory", info_memory),
-        ("persistence", info_persistence),
-        ("stats", info_stats),
-        ("replication", info_replication),
-        ("keyspace", info_keyspace),
-        ("sessions", info_sessions),
-    ];
-    let text = sections
+    let keys = InfoKeys::default();
+    let text = INFO_SECTIONS
         .iter()
         .filter(|(name, _)| all || requested.contains(*name))
-        .map(|(_, render)| render(ctx))
+        .map(|(_, render)| render(ctx, &keys))
         .collect::<Vec<_>>()
         .join("\r\n");
     Ok(Reply::Verbatim(text))
 }
 
+/// `# Title` and a `name:value` line per field, each ending in CRLF.
 fn section(title: &str, fields: &[(impl AsRef<str>, String)]) -> String {
     let mut text = format!("# {title}\r\n");
     for (name, value) in fields {
@@ -67,7 +82,71 @@ fn section(title: &str, fields: &[(impl AsRef<str>, String)]) -> String {
     text
 }
 
-fn info_server(ctx: &Context) -> String {
+/// The fields of a section, in order.
+type InfoFields = Vec<(&'static str, String)>;
+
+/// Fields whose value is always `value` in sessiond, for features it does not have.
+fn info_constants(value: &str, names: &[&'static str]) -> InfoFields {
+    names
+        .iter()
+        .map(|name| (*name, value.to_string()))
+        .collect()
+}
+
+/// One database's keys, as `keyspace` and `stats` report them.
+struct InfoDbKeys {
+    index: usize,
+    /// Keys held, counting those past their deadline not yet removed.
+    stored: u64,
+    /// Keys not past their deadline.
+    live: u64,
+    /// Live keys with a deadline.
+    expires: u64,
+    /// Milliseconds left to the deadlines of `expires`, summed.
+    ttl_sum: u64,
+}
+
+/// The walk over the connection's keys that `keyspace` and `stats` share, made once per
+/// INFO call by whichever asks first.
+#[derive(Default)]
+struct InfoKeys(OnceCell<Vec<InfoDbKeys>>);
+
+impl InfoKeys {
+    /// The counts of every database of the connection's namespace.
+    fn get(&self, ctx: &Context) -> &[InfoDbKeys] {
+        self.0.get_or_init(|| {
+            ctx.client
+                .namespace()
+                .databases()
+                .map(|db| info_count_keys(db, ctx.now))
+                .collect()
+        })
+    }
+}
+
+/// Counts one database's keys with all its shards locked, so it is seen at one moment.
+fn info_count_keys(db: &Database, now: u64) -> InfoDbKeys {
+    let mut counts = InfoDbKeys {
+        index: db.index(),
+        stored: 0,
+        live: 0,
+        expires: 0,
+        ttl_sum: 0,
+    };
+    for shard in db.lock_all() {
+        counts.stored += shard.len() as u64;
+        for (_, entry) in shard.iter(now) {
+            counts.live += 1;
+            if let Some(deadline) = entry.expires_at() {
+                counts.expires += 1;
+                counts.ttl_sum += deadline.saturating_sub(now);
+            }
+        }
+    }
+    counts
+}
+
+fn info_server(ctx: &Context, _keys: &InfoKeys) -> String {
     let config = ctx.server.config.read();
     let uptime = ctx.server.started.elapsed().as_secs();
     let config_file = config
@@ -75,32 +154,63 @@ fn info_server(ctx: &Context) -> String {
         .as_ref()
         .map(|path| path.display().to_string())
         .unwrap_or_default();
+    let now_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    let tcp_port = ctx.server.tcp_port.load(Ordering::Relaxed);
     section(
         "Server",
         &[
             ("redis_version", COMPATIBLE_REDIS_VERSION.into()),
+            // Not built from Redis's git tree: Redis's own values for such a build.
+            ("redis_git_sha1", "00000000".into()),
+            ("redis_git_dirty", "0".into()),
+            ("redis_build_id", info_build_id()),
             ("sessiond_version", env!("CARGO_PKG_VERSION").into()),
             ("redis_mode", "standalone".into()),
-            ("os", std::env::consts::OS.into()),
+            ("os", stats::os_description()),
             ("arch_bits", (usize::BITS).to_string()),
+            // std's Instant reads clock_gettime(CLOCK_MONOTONIC).
+            ("monotonic_clock", "POSIX clock_gettime".into()),
             ("multiplexing_api", "epoll".into()),
+            // Rust's atomics follow the C11 memory model.
+            ("atomicvar_api", "c11-builtin".into()),
+            // What Redis reports when a compiler other than GCC built it.
+            ("gcc_version", "0.0.0".into()),
             ("process_id", std::process::id().to_string()),
+            ("process_supervised", "no".into()),
             ("run_id", ctx.server.run_id.clone()),
-            (
-                "tcp_port",
-                ctx.server
-                    .tcp_port
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .to_string(),
-            ),
-            ("server_time_usec", (ctx.now * 1000).to_string()),
+            ("tcp_port", tcp_port.to_string()),
+            ("server_time_usec", now_us.to_string()),
             ("uptime_in_seconds", uptime.to_string()),
             ("uptime_in_days", (uptime / 86_400).to_string()),
             ("hz", config.hz.to_string()),
+            ("configured_hz", config.hz.to_string()),
+            // Redis's LRU clock: seconds, in 24 bits.
+            ("lru_clock", ((ctx.now / 1000) & 0xff_ffff).to_string()),
             ("executable", executable()),
             ("config_file", config_file),
+            // Every worker thread reads, runs and writes; there are no separate I/O threads.
+            ("io_threads_active", "0".into()),
         ],
     )
+}
+
+/// A build id in Redis's hex form: a checksum of the version and the target it was built for.
+fn info_build_id() -> String {
+    let build = format!(
+        "sessiond-{}-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    format!("{:x}", crc32c::crc32c(build.as_bytes()))
 }
 
 fn executable() -> String {
@@ -109,7 +219,7 @@ fn executable() -> String {
         .unwrap_or_default()
 }
 
-fn info_clients(ctx: &Context) -> String {
+fn info_clients(ctx: &Context, _keys: &InfoKeys) -> String {
     let pubsub_clients = ctx
         .server
         .clients
@@ -117,22 +227,42 @@ fn info_clients(ctx: &Context) -> String {
         .iter()
         .filter(|handle| handle.info().is_pubsub())
         .count();
-    section(
-        "Clients",
+    let peaks = ctx.server.stats.buffer_peaks();
+    let mut fields = vec![
+        ("connected_clients", ctx.server.clients.count().to_string()),
+        // No cluster bus.
+        ("cluster_connections", "0".into()),
+        (
+            "maxclients",
+            ctx.server.config.read().maxclients.to_string(),
+        ),
+        ("client_recent_max_input_buffer", peaks.input.to_string()),
+        ("client_recent_max_output_buffer", peaks.output.to_string()),
+    ];
+    // No blocking commands (BLPOP, WAIT...) and no CLIENT TRACKING.
+    fields.extend(info_constants(
+        "0",
+        &["blocked_clients", "tracking_clients"],
+    ));
+    fields.push(("pubsub_clients", pubsub_clients.to_string()));
+    fields.extend(info_constants(
+        "0",
         &[
-            ("connected_clients", ctx.server.clients.count().to_string()),
-            (
-                "maxclients",
-                ctx.server.config.read().maxclients.to_string(),
-            ),
-            ("blocked_clients", "0".into()),
-            ("pubsub_clients", pubsub_clients.to_string()),
+            "clients_in_timeout_table",
+            "total_blocking_keys",
+            "total_blocking_keys_on_nokey",
         ],
-    )
+    ));
+    section("Clients", &fields)
 }
 
 fn human_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("T", 1 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ];
     UNITS
         .iter()
         .find(|(_, size)| bytes >= *size)
@@ -141,25 +271,184 @@ fn human_bytes(bytes: u64) -> String {
         })
 }
 
-fn info_memory(ctx: &Context) -> String {
-    let rss = crate::server::resident_bytes();
-    let maxmemory = ctx.server.config.read().maxmemory;
-    section(
-        "Memory",
-        &[
-            ("used_memory", rss.to_string()),
-            ("used_memory_human", human_bytes(rss)),
-            ("used_memory_rss", rss.to_string()),
-            ("used_memory_rss_human", human_bytes(rss)),
-            ("maxmemory", maxmemory.to_string()),
-            ("maxmemory_human", human_bytes(maxmemory)),
-            ("maxmemory_policy", "noeviction".into()),
-            ("mem_allocator", "libc".into()),
-        ],
-    )
+/// `part / whole` with two decimals, as Redis prints ratios (0 when `whole` is 0).
+fn info_ratio(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0.00".into();
+    }
+    format!("{:.2}", part as f64 / whole as f64)
 }
 
-fn info_persistence(ctx: &Context) -> String {
+/// `part` as a percentage of `whole`, as Redis prints them (`12.50%`).
+fn info_percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0.00%".into();
+    }
+    format!("{:.2}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// `used_memory` is the resident set size: sessiond uses the libc allocator, which reports
+/// no totals, so the process's size is the measure (as the memory metric has it).
+fn info_memory(ctx: &Context, _keys: &InfoKeys) -> String {
+    let used = crate::server::resident_bytes();
+    let mut fields = info_memory_usage(ctx, used);
+    let system = stats::total_system_memory();
+    fields.push(("total_system_memory", system.to_string()));
+    fields.push(("total_system_memory_human", human_bytes(system)));
+    fields.extend(info_memory_scripting());
+    let maxmemory = ctx.server.config.read().maxmemory;
+    fields.push(("maxmemory", maxmemory.to_string()));
+    fields.push(("maxmemory_human", human_bytes(maxmemory)));
+    fields.push(("maxmemory_policy", "noeviction".into()));
+    fields.extend(info_memory_fragmentation(used, used));
+    fields.extend(info_memory_buffers(ctx));
+    section("Memory", &fields)
+}
+
+/// Use, peak, and the split into start-up overhead and data. The overhead is what the server
+/// took before it loaded data, plus the AOF buffer; the rest counts as dataset.
+fn info_memory_usage(ctx: &Context, used: u64) -> InfoFields {
+    let stats = &ctx.server.stats;
+    let peak = stats.note_memory(used);
+    let startup = stats.startup_memory();
+    let overhead = startup + ctx.server.store.journal().buffered();
+    let dataset = used.saturating_sub(overhead);
+    let net = used.saturating_sub(startup).max(1);
+    vec![
+        ("used_memory", used.to_string()),
+        ("used_memory_human", human_bytes(used)),
+        ("used_memory_rss", used.to_string()),
+        ("used_memory_rss_human", human_bytes(used)),
+        ("used_memory_peak", peak.to_string()),
+        ("used_memory_peak_human", human_bytes(peak)),
+        ("used_memory_peak_perc", info_percent(used, peak)),
+        ("used_memory_overhead", overhead.to_string()),
+        ("used_memory_startup", startup.to_string()),
+        ("used_memory_dataset", dataset.to_string()),
+        ("used_memory_dataset_perc", info_percent(dataset, net)),
+        // The libc allocator reports nothing: Redis then takes used memory as allocated
+        // and the resident size as active and resident, and so do we.
+        ("allocator_allocated", used.to_string()),
+        ("allocator_active", used.to_string()),
+        ("allocator_resident", used.to_string()),
+    ]
+}
+
+/// sessiond runs no Lua scripts and no functions.
+fn info_memory_scripting() -> InfoFields {
+    let mut fields = info_constants("0", &["used_memory_lua", "used_memory_vm_eval"]);
+    fields.push(("used_memory_lua_human", human_bytes(0)));
+    fields.extend(info_constants(
+        "0",
+        &[
+            "used_memory_scripts_eval",
+            "number_of_cached_scripts",
+            "number_of_functions",
+            "number_of_libraries",
+            "used_memory_vm_functions",
+            "used_memory_vm_total",
+        ],
+    ));
+    fields.push(("used_memory_vm_total_human", human_bytes(0)));
+    fields.extend(info_constants(
+        "0",
+        &["used_memory_functions", "used_memory_scripts"],
+    ));
+    fields.push(("used_memory_scripts_human", human_bytes(0)));
+    fields
+}
+
+/// Redis's fragmentation ratios and byte differences, from the allocated bytes and the
+/// resident size, with the allocator's active and resident sizes taken as the resident one.
+fn info_memory_fragmentation(allocated: u64, rss: u64) -> InfoFields {
+    let bytes = |more: u64, less: u64| (more as i64 - less as i64).to_string();
+    vec![
+        ("allocator_frag_ratio", info_ratio(rss, allocated)),
+        ("allocator_frag_bytes", bytes(rss, allocated)),
+        ("allocator_rss_ratio", info_ratio(rss, rss)),
+        ("allocator_rss_bytes", bytes(rss, rss)),
+        ("rss_overhead_ratio", info_ratio(rss, rss)),
+        ("rss_overhead_bytes", bytes(rss, rss)),
+        ("mem_fragmentation_ratio", info_ratio(rss, allocated)),
+        ("mem_fragmentation_bytes", bytes(rss, allocated)),
+    ]
+}
+
+/// Buffers outside the dataset: only the AOF's exists (no replicas, no cluster), and memory
+/// is freed at once (no lazy free, no defragmentation).
+fn info_memory_buffers(ctx: &Context) -> InfoFields {
+    let aof_buffer = ctx.server.store.journal().buffered().to_string();
+    let mut fields = vec![("mem_not_counted_for_evict", aof_buffer.clone())];
+    fields.extend(info_constants(
+        "0",
+        &[
+            "mem_replication_backlog",
+            "mem_total_replication_buffers",
+            "mem_clients_slaves",
+            "mem_cluster_links",
+        ],
+    ));
+    fields.push(("mem_aof_buffer", aof_buffer));
+    fields.push(("mem_allocator", "libc".into()));
+    fields.extend(info_constants(
+        "0",
+        &[
+            "active_defrag_running",
+            "lazyfree_pending_objects",
+            "lazyfreed_objects",
+        ],
+    ));
+    fields
+}
+
+/// The start time: sessiond writes no snapshots (as LASTSAVE says).
+fn info_last_save(ctx: &Context) -> u64 {
+    (ctx.now / 1000).saturating_sub(ctx.server.started.elapsed().as_secs())
+}
+
+/// sessiond persists with the AOF only and never forks: the snapshot and fork fields have
+/// Redis's values for a server that never saved one.
+fn info_persistence(ctx: &Context, _keys: &InfoKeys) -> String {
+    let mut fields = info_constants("0", &["loading", "async_loading"]);
+    fields.extend(info_constants(
+        "0",
+        &[
+            "current_cow_peak",
+            "current_cow_size",
+            "current_cow_size_age",
+        ],
+    ));
+    fields.push(("current_fork_perc", "0.00".into()));
+    fields.extend(info_constants(
+        "0",
+        &[
+            "current_save_keys_processed",
+            "current_save_keys_total",
+            "rdb_changes_since_last_save",
+            "rdb_bgsave_in_progress",
+        ],
+    ));
+    fields.push(("rdb_last_save_time", info_last_save(ctx).to_string()));
+    fields.push(("rdb_last_bgsave_status", "ok".into()));
+    fields.extend(info_constants(
+        "-1",
+        &["rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec"],
+    ));
+    fields.extend(info_constants(
+        "0",
+        &[
+            "rdb_saves",
+            "rdb_last_cow_size",
+            "rdb_last_load_keys_expired",
+            "rdb_last_load_keys_loaded",
+        ],
+    ));
+    fields.extend(info_persistence_aof(ctx));
+    section("Persistence", &fields)
+}
+
+/// The AOF fields; sizes and buffers only while it is on, as in Redis.
+fn info_persistence_aof(ctx: &Context) -> InfoFields {
     let journal = ctx.server.store.journal();
     let stats = &journal.stats;
     let load = |value: &std::sync::atomic::AtomicU64| value.load(Ordering::Relaxed);
@@ -178,11 +467,6 @@ fn info_persistence(ctx: &Context) -> String {
         };
     let status = |failed: bool| if failed { "err" } else { "ok" };
     let mut fields = vec![
-        ("loading", "0".into()),
-        ("async_loading", "0".into()),
-        ("rdb_changes_since_last_save", "0".into()),
-        ("rdb_bgsave_in_progress", "0".into()),
-        ("rdb_last_bgsave_status", "ok".into()),
         ("aof_enabled", u8::from(enabled).to_string()),
         (
             "aof_rewrite_in_progress",
@@ -202,6 +486,15 @@ fn info_persistence(ctx: &Context) -> String {
         // A failed write stops the server, so a running one has written every record.
         ("aof_last_write_status", "ok".into()),
     ];
+    // Rewrites run on a thread, and there are no modules: nothing forks.
+    fields.extend(info_constants(
+        "0",
+        &[
+            "aof_last_cow_size",
+            "module_fork_in_progress",
+            "module_fork_last_cow_size",
+        ],
+    ));
     if enabled {
         fields.extend([
             ("aof_current_size", load(&stats.current_size).to_string()),
@@ -216,57 +509,187 @@ fn info_persistence(ctx: &Context) -> String {
             ),
         ]);
     }
-    section("Persistence", &fields)
+    fields
 }
 
-fn info_stats(ctx: &Context) -> String {
+fn info_stats(ctx: &Context, keys: &InfoKeys) -> String {
     let stats = &ctx.server.stats;
-    section(
-        "Stats",
+    let rates = stats.rates();
+    let mut fields = vec![
+        (
+            "total_connections_received",
+            stats.connections().to_string(),
+        ),
+        ("total_commands_processed", stats.commands().to_string()),
+        ("instantaneous_ops_per_sec", rates.ops_per_sec.to_string()),
+        ("total_net_input_bytes", stats.input_bytes().to_string()),
+        ("total_net_output_bytes", stats.output_bytes().to_string()),
+        // No replicas: no replication traffic, no syncs.
+        ("total_net_repl_input_bytes", "0".into()),
+        ("total_net_repl_output_bytes", "0".into()),
+        (
+            "instantaneous_input_kbps",
+            format!("{:.2}", rates.input_kbps),
+        ),
+        (
+            "instantaneous_output_kbps",
+            format!("{:.2}", rates.output_kbps),
+        ),
+        ("instantaneous_input_repl_kbps", "0.00".into()),
+        ("instantaneous_output_repl_kbps", "0.00".into()),
+        ("rejected_connections", stats.rejected().to_string()),
+    ];
+    fields.extend(info_constants(
+        "0",
+        &["sync_full", "sync_partial_ok", "sync_partial_err"],
+    ));
+    fields.extend(info_stats_expiry(ctx, keys));
+    fields.extend(info_stats_features(ctx));
+    fields.extend(info_stats_io(ctx));
+    section("Stats", &fields)
+}
+
+/// Expiry and eviction. The timing wheel has no time cap per pass, and nothing is evicted
+/// (`maxmemory-policy noeviction`).
+fn info_stats_expiry(ctx: &Context, keys: &InfoKeys) -> InfoFields {
+    let (stored, live) = keys.get(ctx).iter().fold((0, 0), |(stored, live), db| {
+        (stored + db.stored, live + db.live)
+    });
+    let stale = info_ratio(stored.saturating_sub(live) * 100, stored);
+    let mut fields = vec![
+        ("expired_keys", ctx.server.store.expired_keys().to_string()),
+        ("expired_stale_perc", stale),
+        ("expired_time_cap_reached_count", "0".into()),
+        (
+            "expire_cycle_cpu_milliseconds",
+            ctx.server.stats.expiry_cpu_ms().to_string(),
+        ),
+    ];
+    fields.extend(info_constants(
+        "0",
         &[
-            (
-                "total_connections_received",
-                stats.connections().to_string(),
-            ),
-            ("total_commands_processed", stats.commands().to_string()),
-            ("rejected_connections", stats.rejected().to_string()),
-            ("expired_keys", ctx.server.store.expired_keys().to_string()),
-            ("evicted_keys", "0".into()),
-            ("keyspace_hits", "0".into()),
-            ("keyspace_misses", "0".into()),
-            (
-                "pubsub_channels",
-                ctx.server
-                    .hub
-                    .channels(ctx.client.namespace().id(), None)
-                    .len()
-                    .to_string(),
-            ),
-            (
-                "pubsub_patterns",
-                ctx.server
-                    .hub
-                    .pattern_count(ctx.client.namespace().id())
-                    .to_string(),
-            ),
+            "evicted_keys",
+            "evicted_clients",
+            "total_eviction_exceeded_time",
+            "current_eviction_exceeded_time",
+        ],
+    ));
+    fields
+}
+
+/// Lookups, pub/sub, and features sessiond lacks: key hits and misses are not counted (that
+/// would take a shared counter per lookup); no sharded pub/sub, forks, MIGRATE, replicas,
+/// defragmentation or CLIENT TRACKING.
+fn info_stats_features(ctx: &Context) -> InfoFields {
+    let namespace = ctx.client.namespace().id();
+    let hub = &ctx.server.hub;
+    let mut fields = info_constants("0", &["keyspace_hits", "keyspace_misses"]);
+    fields.extend([
+        (
+            "pubsub_channels",
+            hub.channels(namespace, None).len().to_string(),
+        ),
+        ("pubsub_patterns", hub.pattern_count(namespace).to_string()),
+    ]);
+    fields.extend(info_constants(
+        "0",
+        &[
+            "pubsubshard_channels",
+            "latest_fork_usec",
+            "total_forks",
+            "migrate_cached_sockets",
+            "slave_expires_tracked_keys",
+            "active_defrag_hits",
+            "active_defrag_misses",
+            "active_defrag_key_hits",
+            "active_defrag_key_misses",
+            "total_active_defrag_time",
+            "current_active_defrag_time",
+            "tracking_total_keys",
+            "tracking_total_items",
+            "tracking_total_prefixes",
+        ],
+    ));
+    fields
+}
+
+/// Errors and socket I/O. No replies come from a master or an AOF being loaded (unexpected
+/// errors), there is no RESTORE to sanitise, and no I/O threads.
+fn info_stats_io(ctx: &Context) -> InfoFields {
+    let stats = &ctx.server.stats;
+    vec![
+        ("unexpected_error_replies", "0".into()),
+        ("total_error_replies", stats.error_replies().to_string()),
+        ("dump_payload_sanitizations", "0".into()),
+        ("total_reads_processed", stats.reads().to_string()),
+        ("total_writes_processed", stats.writes().to_string()),
+        ("io_threaded_reads_processed", "0".into()),
+        ("io_threaded_writes_processed", "0".into()),
+    ]
+}
+
+/// A standalone master without replicas or a backlog.
+fn info_replication(ctx: &Context, _keys: &InfoKeys) -> String {
+    let mut fields = vec![
+        ("role", "master".to_string()),
+        ("connected_slaves", "0".into()),
+        ("master_failover_state", "no-failover".into()),
+        ("master_replid", ctx.server.run_id.clone()),
+        ("master_replid2", "0".repeat(40)),
+        ("master_repl_offset", "0".into()),
+        ("second_repl_offset", "-1".into()),
+    ];
+    fields.extend(info_constants(
+        "0",
+        &[
+            "repl_backlog_active",
+            "repl_backlog_size",
+            "repl_backlog_first_byte_offset",
+            "repl_backlog_histlen",
+        ],
+    ));
+    section("Replication", &fields)
+}
+
+/// CPU seconds of the process and of its waited-for children.
+fn info_cpu(_ctx: &Context, _keys: &InfoKeys) -> String {
+    let cpu = stats::process_cpu();
+    let seconds = |value: f64| format!("{value:.6}");
+    section(
+        "CPU",
+        &[
+            ("used_cpu_sys", seconds(cpu.system)),
+            ("used_cpu_user", seconds(cpu.user)),
+            ("used_cpu_sys_children", seconds(cpu.children_system)),
+            ("used_cpu_user_children", seconds(cpu.children_user)),
         ],
     )
 }
 
-fn info_replication(ctx: &Context) -> String {
-    section(
-        "Replication",
-        &[
-            ("role", "master".into()),
-            ("connected_slaves", "0".into()),
-            ("master_replid", ctx.server.run_id.clone()),
-            ("master_repl_offset", "0".into()),
-        ],
-    )
+/// sessiond loads no modules: the section is empty, as in a Redis without any.
+fn info_modules(_ctx: &Context, _keys: &InfoKeys) -> String {
+    section("Modules", &InfoFields::new())
+}
+
+/// Error replies by code: `errorstat_ERR:count=3`.
+fn info_errorstats(ctx: &Context, _keys: &InfoKeys) -> String {
+    let fields: Vec<(String, String)> = ctx
+        .server
+        .stats
+        .errors_by_code()
+        .into_iter()
+        .map(|(code, count)| (format!("errorstat_{code}"), format!("count={count}")))
+        .collect();
+    section("Errorstats", &fields)
+}
+
+/// sessiond has no cluster mode.
+fn info_cluster(_ctx: &Context, _keys: &InfoKeys) -> String {
+    section("Cluster", &[("cluster_enabled", "0".to_string())])
 }
 
 /// The connection's namespace: its name, policy and SESSION.STATS counters.
-fn info_sessions(ctx: &Context) -> String {
+fn info_sessions(ctx: &Context, _keys: &InfoKeys) -> String {
     let namespace = ctx.client.namespace();
     let mut fields = vec![("namespace", namespace.name().to_string())];
     for (name, value) in namespace.policy().options() {
@@ -282,27 +705,16 @@ fn info_sessions(ctx: &Context) -> String {
     section("Sessions", &fields)
 }
 
-fn info_keyspace(ctx: &Context) -> String {
+/// `dbN:keys=K,expires=E,avg_ttl=MS` for every database of the namespace with live keys.
+fn info_keyspace(ctx: &Context, keys: &InfoKeys) -> String {
     let mut text = "# Keyspace\r\n".to_string();
-    for db in ctx.client.namespace().databases() {
-        let (mut keys, mut expires, mut ttl_sum) = (0u64, 0u64, 0u64);
-        for shard in db.lock_all() {
-            for (_, entry) in shard.iter(ctx.now) {
-                keys += 1;
-                if let Some(deadline) = entry.expires_at() {
-                    expires += 1;
-                    ttl_sum += deadline.saturating_sub(ctx.now);
-                }
-            }
-        }
-        if keys > 0 {
-            let avg_ttl = ttl_sum.checked_div(expires).unwrap_or(0);
-            let _ = write!(
-                text,
-                "db{}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n",
-                db.index()
-            );
-        }
+    for db in keys.get(ctx).iter().filter(|db| db.live > 0) {
+        let avg_ttl = db.ttl_sum.checked_div(db.expires).unwrap_or(0);
+        let _ = write!(
+            text,
+            "db{}:keys={},expires={},avg_ttl={avg_ttl}\r\n",
+            db.index, db.live, db.expires
+        );
     }
     text
 }
