@@ -2,15 +2,17 @@
 //! handles the request path records into, and the sampler that copies counters kept
 //! elsewhere (INFO's, SESSION.STATS's, the AOF's) into gauges once a second.
 //!
-//! Recording costs the request path two reads of the TSC clock and one histogram sample per
-//! command: executions are tallied per connection and handed to the shared handles once per
-//! batch, through handles made once per command (no registry lookup per command). With
-//! `metrics-port 0` no recorder is installed and the request path records nothing.
+//! Recording costs the request path two reads of the TSC clock and a push onto its thread's
+//! tally; tallies are handed to the shared handles (made once per command, so there is no
+//! registry lookup per command) 64 executions at a time, and every second by the sampler.
+//! With `metrics-port 0` no recorder is installed and the request path records nothing.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use metrics::{Counter, Histogram, Unit, counter, describe_counter, describe_gauge};
@@ -163,30 +165,60 @@ impl CommandMetrics {
     }
 }
 
-/// One connection's executions not yet handed to the shared handles. A pipelined batch
-/// hands them over together, so the shared counters' cache lines move between cores once
-/// per batch instead of once per command.
-#[derive(Debug, Default)]
-pub struct CommandTally {
-    pending: Vec<(&'static CommandSpec, Duration)>,
+impl Default for CommandMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
-impl CommandTally {
-    /// Most executions kept before they are handed over.
-    const CAPACITY: usize = 64;
+/// Executions noted on one thread and not yet handed to the shared handles. The request path
+/// touches only its own thread's tally, so cores do not pass the shared counters' cache lines
+/// back and forth on every command; a tally is handed over when it fills, and by the sampler
+/// every second.
+#[derive(Debug, Default)]
+struct Tally {
+    pending: Mutex<Vec<(&'static CommandSpec, Duration)>>,
+}
+
+/// Every thread's tally, for the sampler.
+static TALLIES: Mutex<Vec<Arc<Tally>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static THREAD_TALLY: Arc<Tally> = {
+        let tally = Arc::new(Tally::default());
+        TALLIES.lock().push(tally.clone());
+        tally
+    };
+}
+
+impl CommandMetrics {
+    /// Most executions a thread keeps before handing them over.
+    const TALLY_CAPACITY: usize = 64;
 
     /// Notes that `spec` ran for `took`.
-    pub fn note(&mut self, metrics: &CommandMetrics, spec: &'static CommandSpec, took: Duration) {
-        self.pending.push((spec, took));
-        if self.pending.len() >= Self::CAPACITY {
-            self.flush(metrics);
+    pub fn note(&self, spec: &'static CommandSpec, took: Duration) {
+        THREAD_TALLY.with(|tally| {
+            let mut pending = tally.pending.lock();
+            pending.push((spec, took));
+            if pending.len() >= Self::TALLY_CAPACITY {
+                self.hand_over(&mut pending);
+            }
+        });
+    }
+
+    /// Hands every thread's noted executions to the shared handles.
+    fn hand_over_all(&self) {
+        let tallies = TALLIES.lock().clone();
+        for tally in tallies {
+            self.hand_over(&mut tally.pending.lock());
         }
     }
 
-    /// Hands every noted execution to the shared handles.
-    pub fn flush(&mut self, metrics: &CommandMetrics) {
-        for run in self.pending.chunk_by(|(a, _), (b, _)| std::ptr::eq(*a, *b)) {
-            let Some(handles) = metrics.handles(run[0].0) else {
+    /// Counts `pending` into the shared handles, one counter increment per run of the same
+    /// command, and empties it.
+    fn hand_over(&self, pending: &mut Vec<(&'static CommandSpec, Duration)>) {
+        for run in pending.chunk_by(|(a, _), (b, _)| std::ptr::eq(*a, *b)) {
+            let Some(handles) = self.handles(run[0].0) else {
                 continue;
             };
             handles.calls.increment(run.len() as u64);
@@ -194,13 +226,7 @@ impl CommandTally {
                 handles.duration.record(*took);
             }
         }
-        self.pending.clear();
-    }
-}
-
-impl Default for CommandMetrics {
-    fn default() -> Self {
-        Self::new()
+        pending.clear();
     }
 }
 
@@ -292,6 +318,9 @@ pub async fn sample(state: Arc<ServerState>) {
 }
 
 fn sample_once(state: &ServerState) {
+    if let Some(metrics) = &state.metrics {
+        metrics.hand_over_all();
+    }
     gauge!(CONNECTED_CLIENTS).set(state.clients.count() as f64);
     gauge!(MEMORY_USED).set(crate::server::resident_bytes() as f64);
     for namespace in state.store.namespaces() {

@@ -115,9 +115,7 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
     let started = server.metrics.is_some().then(quanta::Instant::now);
     let result = (spec.handler)(ctx, args);
     if let (Some(metrics), Some(started)) = (&server.metrics, started) {
-        ctx.client
-            .command_tally
-            .note(metrics, spec, started.elapsed());
+        metrics.note(spec, started.elapsed());
     }
     match result {
         Ok(reply) => reply,

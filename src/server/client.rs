@@ -17,7 +17,6 @@ use parking_lot::Mutex;
 use super::namespaces::NamespaceError;
 use super::users::User;
 use crate::command::CommandSpec;
-use crate::metrics::CommandTally;
 use crate::protocol::Protocol;
 use crate::pubsub::{Delivery, Hub, Mailbox};
 use crate::store::{Database, Namespace, now_ms};
@@ -219,8 +218,6 @@ pub struct ClientState {
     pub patterns: BTreeSet<Bytes>,
     close_after_reply: bool,
     pause: Option<Duration>,
-    /// Commands run but not yet counted in the metrics.
-    pub command_tally: CommandTally,
 }
 
 impl ClientState {
@@ -247,7 +244,6 @@ impl ClientState {
             patterns: BTreeSet::new(),
             close_after_reply: false,
             pause: None,
-            command_tally: CommandTally::default(),
         }
     }
 

@@ -183,9 +183,6 @@ impl Connection {
         }
         self.input.advance(consumed);
         state.stats.count_commands(executed);
-        if let Some(metrics) = &state.metrics {
-            client.command_tally.flush(metrics);
-        }
         Ok(())
     }
 }
