@@ -1,36 +1,33 @@
 //! The container image and the monitoring files, checked without a Docker engine.
 //!
-//! There is no Docker engine where these tests run, so `docker build` itself (pulling the
-//! base images, the release build inside `rust:*-slim`, `groupadd`/`useradd` in the run
-//! stage, BuildKit's cache mounts) and `docker run` are not executed here; `hadolint
-//! Dockerfile` (in `.ci/run`) lints the file. What can be checked for real is checked:
+//! `docker build` and `docker run` are not executed (there is no engine here; `.ci/run`
+//! lints the Dockerfile with hadolint). What can be checked for real is:
 //!
-//! * every `COPY` source exists and is not left out of the build context by
-//!   `.dockerignore`; the build stage's copies are enough for cargo: the copied tree parses
-//!   with `--locked` (the lock file matches) and has the same library, binary and
-//!   build-script targets as the repository; the Rust and Debian releases fit;
-//! * the run stage's user, volume, work directory, ports and stop signal agree with each
-//!   other and with `conf/sessiond.conf`;
-//! * the final stage's ENTRYPOINT/CMD argument vector, with the image's paths mapped to the
-//!   repository's files (`/etc/sessiond/sessiond.conf` → `conf/sessiond.conf`, the binary →
-//!   the one cargo built) and the volume to a temporary directory, starts a server that
-//!   answers PING and keeps its AOF in the volume across a restart; the HEALTHCHECK command
-//!   line exits 0 against it, within its timeout, and non-zero once it is gone;
+//! * the build context: every `COPY` source exists and `.dockerignore` keeps it; the build
+//!   stage's copies parse with `cargo --locked` and have the repository's library, binary
+//!   and build-script targets; the Rust and Debian releases fit;
+//! * the run stage's user, volume, work directory, ports and stop signal, against each
+//!   other and `conf/sessiond.conf`;
+//! * the final stage's ENTRYPOINT/CMD, its paths mapped onto the repository's config, the
+//!   cargo-built binary and a temporary volume: it answers PING, keeps its AOF in the
+//!   volume across a restart and refuses remote clients while no password is set; the
+//!   HEALTHCHECK passes within its timeout against it and fails once it is gone;
 //! * `conf/prometheus.yml` is valid for promtool and scrapes the default metrics port;
-//!   every query of `conf/grafana-dashboard.json` names only metrics and labels that
-//!   `src/metrics.rs` defines, uses them as their kind allows, and parses as PromQL
+//!   the queries of `conf/grafana-dashboard.json` name only metrics and labels that
+//!   `src/metrics.rs` defines, use them as their kind allows and parse as PromQL
 //!   (promtool); README.md lists every metric.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{RawClient, Server};
+use serde_json::Value;
 
 /// The repository root.
 fn repo() -> &'static Path {
@@ -42,12 +39,10 @@ fn read(relative: &str) -> String {
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-// ---------------------------------------------------------------------------------------
-// The Dockerfile, parsed with plain string handling.
-// ---------------------------------------------------------------------------------------
+// --- The Dockerfile, parsed with plain string handling -----------------------------------
 
 /// One instruction: its keyword (upper case), its arguments, the line it starts on.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Instruction {
     keyword: String,
     args: String,
@@ -55,7 +50,6 @@ struct Instruction {
 }
 
 /// One build stage: `FROM image [AS name]` and what follows it.
-#[derive(Debug)]
 struct Stage {
     image: String,
     name: Option<String>,
@@ -72,17 +66,21 @@ impl Stage {
             .filter(move |i| i.keyword == keyword)
     }
 
-    /// The only instruction `keyword` of the stage; fails when there are several (a later
-    /// one would silently win) or none.
-    fn one(&self, keyword: &str) -> &Instruction {
+    /// The stage's instruction `keyword`, if any; fails when there are several (a later one
+    /// would silently win).
+    fn at_most_one(&self, keyword: &str) -> Option<&Instruction> {
         let found: Vec<_> = self.all(keyword).collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "stage {:?} must have exactly one {keyword}: {found:?}",
+        assert!(
+            found.len() <= 1,
+            "stage {:?} must have one {keyword} at most: {found:?}",
             self.image
         );
-        found[0]
+        found.first().copied()
+    }
+
+    fn one(&self, keyword: &str) -> &Instruction {
+        self.at_most_one(keyword)
+            .unwrap_or_else(|| panic!("stage {:?} has no {keyword}", self.image))
     }
 
     fn position(&self, instruction: &Instruction) -> usize {
@@ -90,6 +88,20 @@ impl Stage {
             .iter()
             .position(|i| i.line == instruction.line)
             .expect("instruction of this stage")
+    }
+
+    /// The WORKDIR in effect before instruction `index` (Docker's default is `/`).
+    fn workdir_at(&self, index: usize) -> String {
+        self.instructions[..index]
+            .iter()
+            .filter(|i| i.keyword == "WORKDIR")
+            .fold("/".to_string(), |dir, i| {
+                normalize(&if i.args.starts_with('/') {
+                    i.args.clone()
+                } else {
+                    format!("{dir}/{}", i.args)
+                })
+            })
     }
 }
 
@@ -174,14 +186,8 @@ fn dockerfile() -> Vec<Stage> {
 /// The exec (JSON array) form of CMD, ENTRYPOINT or HEALTHCHECK CMD. The shell form would
 /// run through `/bin/sh -c` as PID 1, which does not pass SIGTERM on.
 fn exec_form(instruction: &Instruction, args: &str) -> Vec<String> {
-    match Json::parse(args) {
-        Ok(Json::Array(items)) if !items.is_empty() => items
-            .into_iter()
-            .map(|item| match item {
-                Json::String(s) => s,
-                other => panic!("line {}: not a string: {other:?}", instruction.line),
-            })
-            .collect(),
+    match serde_json::from_str::<Vec<String>>(args) {
+        Ok(argv) if !argv.is_empty() => argv,
         other => panic!(
             "line {}: {} must use the exec form [\"prog\", \"arg\"...]: {other:?}",
             instruction.line, instruction.keyword
@@ -189,78 +195,79 @@ fn exec_form(instruction: &Instruction, args: &str) -> Vec<String> {
     }
 }
 
-/// A COPY: its `--flag=value` options, sources and destination.
-#[derive(Debug)]
+/// A COPY: its `--from`, sources and destination, and the WORKDIR it copies in.
 struct Copy {
     from: Option<String>,
     sources: Vec<String>,
     dest: String,
+    workdir: String,
     line: usize,
 }
 
-fn copies(stage: &Stage) -> Vec<Copy> {
-    stage
-        .all("COPY")
-        .map(|instruction| {
-            let mut from = None;
-            let mut rest = Vec::new();
-            for word in instruction.args.split_whitespace() {
-                if let Some(flag) = word.strip_prefix("--") {
-                    match flag.split_once('=') {
-                        Some(("from", stage)) => from = Some(stage.to_string()),
-                        Some(("chown" | "chmod", _)) => {}
-                        None if flag == "link" => {}
-                        _ => panic!("line {}: unknown COPY flag --{flag}", instruction.line),
-                    }
-                } else {
-                    rest.push(word.to_string());
-                }
-            }
-            assert!(
-                !instruction.args.contains('['),
-                "line {}: use the plain COPY form",
-                instruction.line
-            );
-            let dest = rest
-                .pop()
-                .unwrap_or_else(|| panic!("line {}: COPY without destination", instruction.line));
-            assert!(
-                !rest.is_empty(),
-                "line {}: COPY without source",
-                instruction.line
-            );
-            Copy {
-                from,
-                sources: rest,
-                dest,
-                line: instruction.line,
-            }
-        })
-        .collect()
+impl Copy {
+    /// Where `source` lands: a context directory's contents go into the destination; a
+    /// file goes to `dest/NAME` when `dest` is a directory (ends in `/`, or several
+    /// sources), else to `dest`.
+    fn target(&self, source: &str) -> String {
+        let dest = normalize(&if self.dest.starts_with('/') {
+            self.dest.clone()
+        } else {
+            format!("{}/{}", self.workdir, self.dest)
+        });
+        let is_dir = self.from.is_none() && repo().join(source).is_dir();
+        if !is_dir && (self.dest.ends_with('/') || self.sources.len() > 1) {
+            let name = Path::new(source)
+                .file_name()
+                .expect("a source names a file");
+            format!("{dest}/{}", name.to_string_lossy())
+        } else {
+            dest
+        }
+    }
 }
 
-/// Where a copied source lands: `dest/NAME` when `dest` is a directory (ends in `/`, or
-/// several sources), else `dest`. Relative destinations are relative to `workdir`.
-fn copy_target(copy: &Copy, source: &str, workdir: &str) -> String {
-    let dest = if copy.dest.starts_with('/') {
-        copy.dest.clone()
-    } else {
-        format!(
-            "{}/{}",
-            workdir.trim_end_matches('/'),
-            copy.dest.trim_start_matches("./")
-        )
-    };
-    let into_dir = copy.dest.ends_with('/') || copy.sources.len() > 1;
-    let dest = if into_dir {
-        let name = Path::new(source)
-            .file_name()
-            .expect("a source names a file");
-        format!("{}/{}", dest.trim_end_matches('/'), name.to_string_lossy())
-    } else {
-        dest
-    };
-    normalize(&dest)
+fn copies(stage: &Stage) -> Vec<Copy> {
+    let mut copies = Vec::new();
+    for (index, instruction) in stage.instructions.iter().enumerate() {
+        if instruction.keyword != "COPY" {
+            continue;
+        }
+        assert!(
+            !instruction.args.contains('['),
+            "line {}: use the plain COPY form",
+            instruction.line
+        );
+        let mut from = None;
+        let mut rest = Vec::new();
+        for word in instruction.args.split_whitespace() {
+            if let Some(flag) = word.strip_prefix("--") {
+                match flag.split_once('=') {
+                    Some(("from", stage)) => from = Some(stage.to_string()),
+                    Some(("chown" | "chmod", _)) => {}
+                    None if flag == "link" => {}
+                    _ => panic!("line {}: unknown COPY flag --{flag}", instruction.line),
+                }
+            } else {
+                rest.push(word.to_string());
+            }
+        }
+        let dest = rest
+            .pop()
+            .unwrap_or_else(|| panic!("line {}: COPY without destination", instruction.line));
+        assert!(
+            !rest.is_empty(),
+            "line {}: COPY without source",
+            instruction.line
+        );
+        copies.push(Copy {
+            from,
+            sources: rest,
+            dest,
+            workdir: stage.workdir_at(index),
+            line: instruction.line,
+        });
+    }
+    copies
 }
 
 /// `/a/./b//c/` → `/a/b/c`.
@@ -272,43 +279,20 @@ fn normalize(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// The WORKDIR in effect before instruction `index` of `stage` (Docker's default is `/`).
-fn workdir_at(stage: &Stage, index: usize) -> String {
-    let mut dir = "/".to_string();
-    for instruction in &stage.instructions[..index] {
-        if instruction.keyword == "WORKDIR" {
-            dir = if instruction.args.starts_with('/') {
-                normalize(&instruction.args)
-            } else {
-                normalize(&format!("{dir}/{}", instruction.args))
-            };
-        }
-    }
-    dir
-}
-
-fn copy_workdir(stage: &Stage, copy: &Copy) -> String {
-    let index = stage
-        .instructions
-        .iter()
-        .position(|i| i.line == copy.line)
-        .expect("copy of this stage");
-    workdir_at(stage, index)
-}
-
-/// The words of a VOLUME (JSON or plain form).
-fn volumes(stage: &Stage) -> Vec<String> {
-    stage
-        .all("VOLUME")
-        .flat_map(|instruction| match Json::parse(&instruction.args) {
-            Ok(Json::Array(_)) => exec_form(instruction, &instruction.args),
-            _ => instruction
-                .args
-                .split_whitespace()
-                .map(String::from)
-                .collect(),
-        })
-        .collect()
+/// The stage's only VOLUME path (JSON or plain form).
+fn volume(stage: &Stage) -> String {
+    let instruction = stage.one("VOLUME");
+    let paths = if instruction.args.starts_with('[') {
+        exec_form(instruction, &instruction.args)
+    } else {
+        instruction
+            .args
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(paths.len(), 1, "one VOLUME path, for the data: {paths:?}");
+    normalize(&paths[0])
 }
 
 /// The value following `flag` in an argument vector (the last one: later flags win).
@@ -319,9 +303,7 @@ fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
         .map(|pair| pair[1].as_str())
 }
 
-// ---------------------------------------------------------------------------------------
-// .dockerignore
-// ---------------------------------------------------------------------------------------
+// --- .dockerignore -----------------------------------------------------------------------
 
 /// `.dockerignore` rules: patterns over `/`-separated segments with `*`, `?` and `**`,
 /// `!` re-including; the last matching rule decides; a rule matching a directory covers
@@ -424,23 +406,22 @@ fn files_under(relative: &str) -> Vec<String> {
     files
 }
 
-// ---------------------------------------------------------------------------------------
-// conf/sessiond.conf, src/config.rs, src/metrics.rs as text
-// ---------------------------------------------------------------------------------------
+// --- conf/sessiond.conf, src/config.rs, src/metrics.rs as text ---------------------------
 
-/// The value of the first (uncommented) `directive` line of a redis.conf-style file.
-fn conf_directive(conf: &str, directive: &str) -> Option<String> {
-    conf.lines().map(str::trim).find_map(|line| {
-        let (name, value) = line.split_once(char::is_whitespace)?;
-        (!line.starts_with('#') && name.eq_ignore_ascii_case(directive))
-            .then(|| value.trim().to_string())
-    })
+/// The value of the first `directive` line of conf/sessiond.conf.
+fn conf(directive: &str) -> String {
+    read("conf/sessiond.conf")
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.trim().split_once(char::is_whitespace)?;
+            name.eq_ignore_ascii_case(directive)
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("conf/sessiond.conf sets no {directive}"))
 }
 
 fn conf_port(directive: &str) -> u16 {
-    let conf = read("conf/sessiond.conf");
-    conf_directive(&conf, directive)
-        .unwrap_or_else(|| panic!("conf/sessiond.conf sets no {directive}"))
+    conf(directive)
         .parse()
         .unwrap_or_else(|e| panic!("conf/sessiond.conf: {directive}: {e}"))
 }
@@ -600,27 +581,34 @@ fn string_literals(source: &str) -> Vec<(usize, usize, String)> {
     found
 }
 
-// ---------------------------------------------------------------------------------------
-// The image's command lines, mapped onto the repository and run
-// ---------------------------------------------------------------------------------------
+// --- The image's command lines, mapped onto the repository and run -----------------------
 
-/// The run stage's view of the file system, mapped onto this machine: files the stage
-/// copies (the config from the repository, the binary from the build stage, which is the
-/// one cargo built for these tests) and its volume (a temporary directory).
-struct ImageFiles {
+/// Debian's default PATH, which the run stage keeps.
+const IMAGE_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The run stage mapped onto this machine: the files it copies (the config from the
+/// repository, the binary from the build stage, which is the one cargo built for these
+/// tests), its volume (a temporary directory, `data`) and its ENTRYPOINT + CMD.
+struct Image {
     files: BTreeMap<String, PathBuf>,
     volume: String,
-    path: Vec<String>,
+    data: tempfile::TempDir,
+    command: Vec<String>,
 }
 
-impl ImageFiles {
-    fn new(stages: &[Stage]) -> ImageFiles {
+impl Image {
+    fn new(stages: &[Stage]) -> Image {
         let run = stages.last().expect("a final stage");
         let mut files = BTreeMap::new();
         for copy in copies(run) {
-            let workdir = copy_workdir(run, &copy);
             for source in &copy.sources {
-                let target = copy_target(&copy, source, &workdir);
                 let host = match &copy.from {
                     None => {
                         let host = repo().join(source);
@@ -637,49 +625,39 @@ impl ImageFiles {
                         PathBuf::from(env!("CARGO_BIN_EXE_sessiond"))
                     }
                 };
-                files.insert(target, host);
+                files.insert(copy.target(source), host);
             }
         }
-        let volumes = volumes(run);
-        assert_eq!(volumes.len(), 1, "one VOLUME, for the data: {volumes:?}");
-        // No ENV PATH in the run stage: Debian's default PATH applies.
         assert!(
             run.all("ENV").all(|env| !env.args.starts_with("PATH")),
             "the run stage sets PATH; teach this test to read it"
         );
-        let path = [
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ];
-        ImageFiles {
+        Image {
             files,
-            volume: normalize(&volumes[0]),
-            path: path.map(String::from).to_vec(),
+            volume: volume(run),
+            data: tempfile::tempdir().expect("temp dir"),
+            command: image_command(run),
         }
     }
 
     /// `argv` with the image's paths replaced by their counterparts here; the program is
     /// looked up on the image's PATH among the files the stage copies. Panics on an
     /// absolute path the image does not have.
-    fn map(&self, argv: &[String], data: &Path) -> Vec<String> {
+    fn map(&self, argv: &[String]) -> Vec<String> {
         let program = &argv[0];
         let program_path = if program.starts_with('/') {
             program.clone()
         } else {
-            self.path
+            IMAGE_PATH
                 .iter()
                 .map(|dir| format!("{dir}/{program}"))
                 .find(|candidate| self.files.contains_key(candidate))
                 .unwrap_or_else(|| panic!("{program} is on no PATH directory the image copies to"))
         };
-        let mut mapped = vec![self.host(&program_path, data)];
+        let mut mapped = vec![self.host(&program_path)];
         mapped.extend(argv[1..].iter().map(|arg| {
             if arg.starts_with('/') {
-                self.host(arg, data)
+                self.host(arg)
             } else {
                 arg.clone()
             }
@@ -687,7 +665,7 @@ impl ImageFiles {
         mapped
     }
 
-    fn host(&self, image_path: &str, data: &Path) -> String {
+    fn host(&self, image_path: &str) -> String {
         let image_path = normalize(image_path);
         if let Some(host) = self.files.get(&image_path) {
             return host.to_str().expect("UTF-8 path").to_string();
@@ -695,9 +673,24 @@ impl ImageFiles {
         if let Some(rest) = image_path.strip_prefix(&self.volume)
             && (rest.is_empty() || rest.starts_with('/'))
         {
-            return format!("{}{rest}", data.to_str().expect("UTF-8 path"));
+            return format!("{}{rest}", self.data_dir());
         }
         panic!("the image has no {image_path}: it is neither copied in nor in the volume")
+    }
+
+    fn data_dir(&self) -> &str {
+        self.data.path().to_str().expect("UTF-8 path")
+    }
+
+    /// Runs the image's command, mapped, with `--port 0` and `extra` appended as `docker run
+    /// IMAGE ARGS...` appends them (later arguments win): the config's port 6379 may belong
+    /// to a local redis-server or a parallel test here. The harness adds `--metrics-port 0`.
+    fn start(&self, extra: &[&str]) -> Server {
+        let mapped = self.map(&self.command);
+        let mut args: Vec<&str> = mapped[1..].iter().map(String::as_str).collect();
+        args.extend(["--port", "0"]);
+        args.extend(extra);
+        Server::try_sessiond_at(&mapped[0], &args).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -731,16 +724,12 @@ fn built_binary(stages: &[Stage], stage: &str, path: &str) -> String {
 }
 
 /// The final stage's ENTRYPOINT followed by its CMD, as `docker run IMAGE` runs them.
-fn image_command(stages: &[Stage]) -> Vec<String> {
-    let run = stages.last().expect("a final stage");
-    let mut argv = Vec::new();
-    for keyword in ["ENTRYPOINT", "CMD"] {
-        let found: Vec<_> = run.all(keyword).collect();
-        assert!(found.len() <= 1, "one {keyword} at most: {found:?}");
-        if let Some(instruction) = found.first() {
-            argv.extend(exec_form(instruction, &instruction.args));
-        }
-    }
+fn image_command(run: &Stage) -> Vec<String> {
+    let argv: Vec<String> = ["ENTRYPOINT", "CMD"]
+        .into_iter()
+        .filter_map(|keyword| run.at_most_one(keyword))
+        .flat_map(|instruction| exec_form(instruction, &instruction.args))
+        .collect();
     assert!(
         !argv.is_empty(),
         "the final stage has neither ENTRYPOINT nor CMD"
@@ -749,8 +738,7 @@ fn image_command(stages: &[Stage]) -> Vec<String> {
 }
 
 /// The HEALTHCHECK's command line and its `--timeout`.
-fn healthcheck(stages: &[Stage]) -> (Vec<String>, Duration) {
-    let run = stages.last().expect("a final stage");
+fn healthcheck(run: &Stage) -> (Vec<String>, Duration) {
     let instruction = run.one("HEALTHCHECK");
     let (options, command) = instruction
         .args
@@ -811,41 +799,25 @@ fn run(argv: &[String]) -> Output {
         .unwrap_or_else(|e| panic!("run {argv:?}: {e}"))
 }
 
-/// The image's command line, mapped, plus `--port 0`. The image listens on the config's
-/// port (6379); here that port may belong to a local redis-server (CI installs one, and
-/// Debian starts it) or to a test running in parallel, so an ephemeral port is asked for
-/// the way a user overrides the image: arguments after the image's, which win. The
-/// harness adds `--metrics-port 0` for the same reason.
-fn image_server_args(image: &ImageFiles, argv: &[String], data: &Path) -> Vec<String> {
-    let mut args = image.map(argv, data);
-    args.extend(["--port".into(), "0".into()]);
-    args
-}
-
-fn start(args: &[String]) -> Server {
-    let strs: Vec<&str> = args[1..].iter().map(String::as_str).collect();
-    Server::try_sessiond_at(&args[0], &strs).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn loopback(server: &Server) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.addr().port()))
 }
 
+/// A client address on this host that protected mode does not count as local.
+const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
 #[test]
 fn the_image_command_serves_from_the_volume_and_the_healthcheck_follows_the_server() {
     let stages = dockerfile();
-    let image = ImageFiles::new(&stages);
-    let argv = image_command(&stages);
-    let data = tempfile::tempdir().expect("temp dir");
-    let args = image_server_args(&image, &argv, data.path());
+    let image = Image::new(&stages);
     assert_eq!(
-        args.get(1).map(PathBuf::from),
+        image.map(&image.command).get(1).map(PathBuf::from),
         Some(repo().join("conf/sessiond.conf")),
         "the image's first argument should be the config it copies from conf/sessiond.conf"
     );
 
-    let mut server = start(&args);
-    if let Some(bind) = flag_value(&argv, "--bind") {
+    let mut server = image.start(&[]);
+    if let Some(bind) = flag_value(&image.command, "--bind") {
         assert_eq!(
             server.addr().ip().to_string(),
             bind,
@@ -855,34 +827,29 @@ fn the_image_command_serves_from_the_volume_and_the_healthcheck_follows_the_serv
     let mut client = RawClient::connect(loopback(&server));
     assert_eq!(client.call(&["PING"]), b"+PONG\r\n");
     assert_eq!(client.call(&["SET", "image:key", "kept"]), b"+OK\r\n");
-    let dir = client.call(&["CONFIG", "GET", "dir"]);
-    let expected_dir = data.path().to_str().expect("UTF-8 path");
+    let dir = String::from_utf8_lossy(&client.call(&["CONFIG", "GET", "dir"])).into_owned();
     assert!(
-        String::from_utf8_lossy(&dir).contains(expected_dir),
-        "CONFIG GET dir should be the volume: {}",
-        String::from_utf8_lossy(&dir)
+        dir.contains(image.data_dir()),
+        "CONFIG GET dir should be the volume: {dir}"
     );
     assert!(
-        data.path().join("appendonly.aof.manifest").is_file(),
+        image.data.path().join("appendonly.aof.manifest").is_file(),
         "the AOF should be in the volume; it holds {:?}",
-        fs::read_dir(data.path()).map(|d| d.count())
+        fs::read_dir(image.data.path()).map(|d| d.count())
     );
 
-    let (check, timeout) = healthcheck(&stages);
-    // The image's health check pings the port it names, or `sessiond ping`'s default;
-    // either must be the port the image serves on (the config's, as the image's command
-    // line sets none). Here the server has an ephemeral port, which replaces it.
+    let (check, timeout) = healthcheck(stages.last().expect("a final stage"));
+    // The health check pings the port it names, or `sessiond ping`'s default; either must
+    // be the config's, which the image's command line does not override. The probe then
+    // pings the server's ephemeral port instead.
     assert!(
-        flag_value(&argv, "--port").is_none(),
+        flag_value(&image.command, "--port").is_none(),
         "the image's command line sets the port; the health check must follow it"
     );
     let checked_port = match flag_value(&check, "--port") {
         Some(port) => port.to_string(),
         None => {
-            let ping_help = run(&image.map(
-                &[check[0].clone(), "ping".into(), "--help".into()],
-                data.path(),
-            ));
+            let ping_help = run(&image.map(&[check[0].clone(), "ping".into(), "--help".into()]));
             let help = String::from_utf8_lossy(&ping_help.stdout).into_owned();
             help.lines()
                 .find(|l| l.contains("--port"))
@@ -897,7 +864,7 @@ fn the_image_command_serves_from_the_volume_and_the_healthcheck_follows_the_serv
         Some(conf_port("port")),
         "HEALTHCHECK pings port {checked_port}; the image serves on the config's port"
     );
-    let mut probe = image.map(&check, data.path());
+    let mut probe = image.map(&check);
     let actual_port = server.addr().port().to_string();
     match probe.iter().position(|arg| arg == "--port") {
         Some(at) => probe[at + 1] = actual_port,
@@ -926,72 +893,42 @@ fn the_image_command_serves_from_the_volume_and_the_healthcheck_follows_the_serv
     );
 
     // A new container on the same volume sees the data.
-    let server = start(&args);
+    let server = image.start(&[]);
     let mut client = RawClient::connect(loopback(&server));
     assert_eq!(client.call(&["GET", "image:key"]), b"$4\r\nkept\r\n");
 }
 
-/// A local address that is not loopback (the one a default route leaves from); connecting
-/// to it from this machine makes a client the server sees as remote.
-fn non_loopback_address() -> std::net::IpAddr {
-    let socket = UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
-    // connect() on UDP sends nothing; it only picks the route and so the source address.
-    socket
-        .connect("192.0.2.1:9")
-        .expect("a route to another host, to find a non-loopback address");
-    let ip = socket.local_addr().expect("local address").ip();
-    assert!(
-        !ip.is_loopback() && !ip.is_unspecified(),
-        "no non-loopback address: {ip}"
-    );
-    ip
-}
-
 #[test]
-#[ignore = "protected-mode is parsed (src/config.rs) but not enforced yet: a remote client \
-            without a password gets +PONG. Remove this once the server refuses it"]
 fn the_image_command_lets_loopback_in_and_tells_remote_clients_why_they_are_refused() {
-    let stages = dockerfile();
-    let image = ImageFiles::new(&stages);
-    let argv = image_command(&stages);
-    let data = tempfile::tempdir().expect("temp dir");
-    assert_eq!(
-        conf_directive(&read("conf/sessiond.conf"), "protected-mode").as_deref(),
-        Some("yes")
-    );
-    let server = start(&image_server_args(&image, &argv, data.path()));
-    let remote = SocketAddr::new(non_loopback_address(), server.addr().port());
-
-    // The sidecar's app, on loopback: served.
+    let image = Image::new(&dockerfile());
+    assert_eq!(conf("protected-mode"), "yes");
+    let server = image.start(&[]);
     assert_eq!(
         RawClient::connect(loopback(&server)).call(&["PING"]),
-        b"+PONG\r\n"
+        b"+PONG\r\n",
+        "the sidecar's app, on loopback, is served"
     );
-    // Anyone else, while no password is set: an error saying why, not a silent close.
-    // Redis writes the refusal as soon as it accepts and closes; the PING may meet a
-    // closed socket, the reply must still be readable.
-    let mut outsider = RawClient::connect(remote);
+    // Anyone else, while no password is set, gets an error saying why, not a silent close.
+    // The server may have closed already; what it wrote must still be readable.
+    let mut outsider = RawClient::connect_from(ELSEWHERE, loopback(&server));
     let _ = outsider.try_send(&["PING"]);
     let refusal = String::from_utf8_lossy(&outsider.read_reply()).into_owned();
     assert!(
         refusal.starts_with("-DENIED") && refusal.contains("protected mode"),
         "{refusal}"
     );
+    outsider.expect_closed();
     drop(server);
 
-    // With a password (appended as `docker run IMAGE --requirepass ...` does), remote
-    // clients that AUTH are served.
-    let mut args = image_server_args(&image, &argv, data.path());
-    args.extend(["--requirepass".into(), "s3cret".into()]);
-    let server = start(&args);
-    let mut remote = RawClient::connect(SocketAddr::new(remote.ip(), server.addr().port()));
-    assert_eq!(remote.call(&["AUTH", "s3cret"]), b"+OK\r\n");
-    assert_eq!(remote.call(&["PING"]), b"+PONG\r\n");
+    // With a password (`docker run IMAGE --requirepass ...`), remote clients that AUTH are
+    // served.
+    let server = image.start(&["--requirepass", "s3cret"]);
+    let mut outsider = RawClient::connect_from(ELSEWHERE, loopback(&server));
+    assert_eq!(outsider.call(&["AUTH", "s3cret"]), b"+OK\r\n");
+    assert_eq!(outsider.call(&["PING"]), b"+PONG\r\n");
 }
 
-// ---------------------------------------------------------------------------------------
-// Static checks of the Dockerfile
-// ---------------------------------------------------------------------------------------
+// --- Static checks of the Dockerfile -----------------------------------------------------
 
 #[test]
 fn every_copy_source_exists_and_is_in_the_build_context() {
@@ -1055,20 +992,12 @@ fn cargo_targets(manifest: &Path) -> BTreeSet<(String, String)> {
         .output()
         .expect("run cargo metadata");
     assert!(output.status.success(), "cargo metadata: {output:?}");
-    let metadata = Json::parse(&String::from_utf8_lossy(&output.stdout)).expect("metadata JSON");
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("metadata JSON");
     let mut targets = BTreeSet::new();
-    for package in metadata
-        .get("packages")
-        .and_then(Json::as_array)
-        .expect("packages")
-    {
-        for target in package
-            .get("targets")
-            .and_then(Json::as_array)
-            .expect("targets")
-        {
-            let name = target.get("name").and_then(Json::as_str).expect("name");
-            for kind in target.get("kind").and_then(Json::as_array).expect("kind") {
+    for package in metadata["packages"].as_array().expect("packages") {
+        for target in package["targets"].as_array().expect("targets") {
+            let name = target["name"].as_str().expect("name");
+            for kind in target["kind"].as_array().expect("kind") {
                 let kind = kind.as_str().expect("kind is a string");
                 if matches!(kind, "lib" | "bin" | "custom-build") {
                     targets.insert((kind.to_string(), name.to_string()));
@@ -1079,7 +1008,8 @@ fn cargo_targets(manifest: &Path) -> BTreeSet<(String, String)> {
     targets
 }
 
-fn copy_tree(from: &Path, to: &Path, relative: &str, ignore: &DockerIgnore) {
+/// Copies the files under `relative` that `.dockerignore` keeps to `to`.
+fn copy_tree(to: &Path, relative: &str, ignore: &DockerIgnore) {
     for file in files_under(relative) {
         if ignore.excluded(&file) {
             continue;
@@ -1094,7 +1024,7 @@ fn copy_tree(from: &Path, to: &Path, relative: &str, ignore: &DockerIgnore) {
             to.join(inside)
         };
         fs::create_dir_all(target.parent().expect("a parent")).expect("create directories");
-        fs::copy(from.join(&file), &target)
+        fs::copy(repo().join(&file), &target)
             .unwrap_or_else(|e| panic!("copy {file} to {}: {e}", target.display()));
     }
 }
@@ -1102,9 +1032,10 @@ fn copy_tree(from: &Path, to: &Path, relative: &str, ignore: &DockerIgnore) {
 #[test]
 fn the_build_stage_copies_enough_for_a_locked_cargo_build() {
     let stages = dockerfile();
-    let build = stages
+    let (build, run) = stages
         .iter()
-        .find(|s| s.name.is_some() && s.all("RUN").any(|r| r.args.contains("cargo build")))
+        .filter(|s| s.name.is_some())
+        .find_map(|s| Some((s, s.all("RUN").find(|r| r.args.contains("cargo build"))?)))
         .expect("a named stage that runs cargo build");
     let ignore = DockerIgnore::load();
 
@@ -1116,28 +1047,15 @@ fn the_build_stage_copies_enough_for_a_locked_cargo_build() {
             "line {}: the build stage copies from the context",
             copy.line
         );
-        let workdir = copy_workdir(build, &copy);
         for source in &copy.sources {
-            let is_dir = repo().join(source).is_dir();
-            let target = if is_dir {
-                // A directory's contents go into the destination.
-                let dest = if copy.dest.starts_with('/') {
-                    copy.dest.clone()
-                } else {
-                    format!("{workdir}/{}", copy.dest)
-                };
-                normalize(&dest)
-            } else {
-                copy_target(&copy, source, &workdir)
-            };
-            copy_tree(repo(), &root.path().join(&target[1..]), source, &ignore);
+            copy_tree(
+                &root.path().join(&copy.target(source)[1..]),
+                source,
+                &ignore,
+            );
         }
     }
-    let run = build
-        .all("RUN")
-        .find(|r| r.args.contains("cargo build"))
-        .expect("a cargo build");
-    let workdir = workdir_at(build, build.position(run));
+    let workdir = build.workdir_at(build.position(run));
     let context = root.path().join(&workdir[1..]);
     let manifest = context.join("Cargo.toml");
     assert!(
@@ -1228,13 +1146,11 @@ fn the_run_stage_is_a_fixed_non_root_user_with_data_in_the_volume() {
         "groupadd --gid {gid}"
     );
 
-    let volume = volumes(run);
-    let data = normalize(&volume[0]);
-    let volume_at = run.position(run.one("VOLUME"));
+    let data = volume(run);
     // Docker fills a new volume from the image's directory, ownership included, and
     // ignores changes made to it after the VOLUME line.
     assert!(
-        run.position(setup) < volume_at,
+        run.position(setup) < run.position(run.one("VOLUME")),
         "the data directory is prepared before VOLUME"
     );
     assert!(
@@ -1245,14 +1161,13 @@ fn the_run_stage_is_a_fixed_non_root_user_with_data_in_the_volume() {
                 || setup.args.contains(&format!("chown {uid}:{gid} {data}"))),
         "{data} must be made and belong to the server's user"
     );
-    let argv = image_command(&stages);
     assert_eq!(
-        flag_value(&argv, "--dir"),
+        flag_value(&image_command(run), "--dir"),
         Some(data.as_str()),
         "--dir is the volume"
     );
     assert_eq!(
-        workdir_at(run, run.instructions.len()),
+        run.workdir_at(run.instructions.len()),
         data,
         "the work directory is the volume, so relative paths land there too"
     );
@@ -1277,9 +1192,7 @@ fn the_run_stage_is_a_fixed_non_root_user_with_data_in_the_volume() {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Prometheus and Grafana
-// ---------------------------------------------------------------------------------------
+// --- Prometheus and Grafana --------------------------------------------------------------
 
 fn promtool(args: &[&str], file: &Path) -> Output {
     Command::new("promtool")
@@ -1519,42 +1432,38 @@ fn query_problems(expr: &str, metrics: &Metrics) -> Vec<String> {
     problems
 }
 
-fn walk<'a>(json: &'a Json, found: &mut Vec<&'a [(String, Json)]>) {
+/// Every `expr` (a target's query) anywhere in `json`.
+fn exprs(json: &Value, found: &mut Vec<String>) {
     match json {
-        Json::Object(fields) => {
-            found.push(fields);
-            for (_, value) in fields {
-                walk(value, found);
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                if key == "expr" {
+                    found.push(value.as_str().expect("expr is a string").to_string());
+                }
+                exprs(value, found);
             }
         }
-        Json::Array(items) => items.iter().for_each(|item| walk(item, found)),
+        Value::Array(items) => items.iter().for_each(|item| exprs(item, found)),
         _ => {}
     }
 }
 
 /// The dashboard's queries: every target's `expr`, and the metric selector of every
 /// `label_values(SELECTOR, LABEL)` variable with its label.
-fn dashboard_queries(dashboard: &Json) -> (Vec<String>, Vec<(String, String)>) {
-    let mut objects = Vec::new();
-    walk(dashboard, &mut objects);
-    let exprs = objects
-        .iter()
-        .filter_map(|o| o.iter().find(|(k, _)| k == "expr"))
-        .map(|(_, v)| v.as_str().expect("expr is a string").to_string())
-        .collect();
+fn dashboard_queries(dashboard: &Value) -> (Vec<String>, Vec<(String, String)>) {
+    let mut found = Vec::new();
+    exprs(dashboard, &mut found);
     let mut variables = Vec::new();
-    for variable in dashboard
-        .get("templating")
-        .and_then(|t| t.get("list"))
-        .and_then(Json::as_array)
+    for variable in dashboard["templating"]["list"]
+        .as_array()
         .expect("templating.list")
     {
-        let query = variable.get("query").expect("a variable query");
+        let query = &variable["query"];
         let query = query
             .get("query")
             .unwrap_or(query)
             .as_str()
-            .expect("a query string");
+            .expect("a variable query string");
         let inner = query
             .strip_prefix("label_values(")
             .and_then(|q| q.strip_suffix(')'))
@@ -1564,22 +1473,17 @@ fn dashboard_queries(dashboard: &Json) -> (Vec<String>, Vec<(String, String)>) {
             .expect("label_values(SELECTOR, LABEL)");
         variables.push((selector.trim().to_string(), label.trim().to_string()));
     }
-    (exprs, variables)
+    (found, variables)
 }
 
 /// A dashboard query as Prometheus would receive it: Grafana's interval variables become a
 /// duration, the others (multi-value regexes) `.*`.
 fn substitute_grafana_variables(expr: &str) -> String {
     let mut out = expr.to_string();
-    for interval in [
-        "${__rate_interval}",
-        "$__rate_interval",
-        "${__interval}",
-        "$__interval",
-        "${__range}",
-        "$__range",
-    ] {
-        out = out.replace(interval, "5m");
+    for name in ["__rate_interval", "__interval", "__range"] {
+        out = out
+            .replace(&format!("${{{name}}}"), "5m")
+            .replace(&format!("${name}"), "5m");
     }
     let mut result = String::new();
     let mut chars = out.chars().peekable();
@@ -1652,10 +1556,7 @@ fn dashboard_queries_use_only_metrics_and_labels_that_src_metrics_defines() {
     let broken = promql_check(&["sum by (command (rate(sessiond_commands_total[5m]))".to_string()]);
     assert!(!broken.status.success(), "promtool accepted a broken query");
 
-    let text = read("conf/grafana-dashboard.json");
-    let dashboard =
-        Json::parse(&text).unwrap_or_else(|e| panic!("conf/grafana-dashboard.json: {e}"));
-    let (exprs, variables) = dashboard_queries(&dashboard);
+    let (exprs, variables) = dashboard_queries(&dashboard());
     assert!(exprs.len() >= 12, "only {} queries", exprs.len());
     let mut problems = Vec::new();
     for expr in &exprs {
@@ -1693,47 +1594,44 @@ fn dashboard_queries_use_only_metrics_and_labels_that_src_metrics_defines() {
     );
 }
 
+fn dashboard() -> Value {
+    serde_json::from_str(&read("conf/grafana-dashboard.json"))
+        .unwrap_or_else(|e| panic!("conf/grafana-dashboard.json: {e}"))
+}
+
 #[test]
 fn dashboard_is_an_importable_grafana_dashboard() {
-    let dashboard = Json::parse(&read("conf/grafana-dashboard.json")).expect("valid JSON");
-    let schema = dashboard
-        .get("schemaVersion")
-        .and_then(Json::as_f64)
-        .expect("schemaVersion");
+    let dashboard = dashboard();
+    let schema = dashboard["schemaVersion"].as_f64().expect("schemaVersion");
     assert!((36.0..=41.0).contains(&schema), "schemaVersion {schema}");
-    let inputs = dashboard
-        .get("__inputs")
-        .and_then(Json::as_array)
+    let inputs = dashboard["__inputs"]
+        .as_array()
         .expect("__inputs, for import");
     assert!(
-        inputs.iter().any(|input| {
-            input.get("name").and_then(Json::as_str) == Some("DS_PROMETHEUS")
-                && input.get("type").and_then(Json::as_str) == Some("datasource")
-                && input.get("pluginId").and_then(Json::as_str) == Some("prometheus")
-        }),
+        inputs.iter().any(|input| input["name"] == "DS_PROMETHEUS"
+            && input["type"] == "datasource"
+            && input["pluginId"] == "prometheus"),
         "a DS_PROMETHEUS datasource input"
     );
 
     let mut panels = Vec::new();
-    for panel in dashboard
-        .get("panels")
-        .and_then(Json::as_array)
-        .expect("panels")
-    {
+    for panel in dashboard["panels"].as_array().expect("panels") {
         panels.push(panel);
-        if let Some(nested) = panel.get("panels").and_then(Json::as_array) {
+        if let Some(nested) = panel["panels"].as_array() {
             panels.extend(nested);
         }
     }
     let mut ids = BTreeSet::new();
     let mut boxes = Vec::new();
     for panel in &panels {
-        let title = panel.get("title").and_then(Json::as_str).expect("a title");
-        let id = panel.get("id").and_then(Json::as_f64).expect("an id");
-        assert!(ids.insert(id as i64), "panel id {id} twice");
-        let grid = panel.get("gridPos").expect("gridPos");
-        let [h, w, x, y] = ["h", "w", "x", "y"]
-            .map(|k| grid.get(k).and_then(Json::as_f64).expect("gridPos field"));
+        let title = panel["title"].as_str().expect("a title");
+        let id = panel["id"].as_i64().expect("an integer id");
+        assert!(ids.insert(id), "panel id {id} twice");
+        let [h, w, x, y] = ["h", "w", "x", "y"].map(|k| {
+            panel["gridPos"][k]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{title}: gridPos.{k}"))
+        });
         assert!(
             x >= 0.0 && w > 0.0 && h > 0.0 && x + w <= 24.0,
             "{title}: gridPos off the grid"
@@ -1743,28 +1641,20 @@ fn dashboard_is_an_importable_grafana_dashboard() {
             assert!(!overlap, "panels {title} and {other} overlap");
         }
         boxes.push((title, (x, y, w, h)));
-        if panel.get("type").and_then(Json::as_str) == Some("row") {
+        if panel["type"] == "row" {
             continue;
         }
-        let uses_input = |o: &Json| {
-            o.get("datasource")
-                .and_then(|d| d.get("uid"))
-                .and_then(Json::as_str)
-                == Some("${DS_PROMETHEUS}")
-        };
+        let uses_input = |o: &Value| o["datasource"]["uid"] == "${DS_PROMETHEUS}";
         assert!(
             uses_input(panel),
             "{title}: datasource should be ${{DS_PROMETHEUS}}"
         );
-        let targets = panel
-            .get("targets")
-            .and_then(Json::as_array)
-            .expect("targets");
+        let targets = panel["targets"].as_array().expect("targets");
         assert!(!targets.is_empty(), "{title}: no query");
         let mut refs = BTreeSet::new();
         for target in targets {
             assert!(uses_input(target), "{title}: a target's datasource");
-            let reference = target.get("refId").and_then(Json::as_str).expect("refId");
+            let reference = target["refId"].as_str().expect("refId");
             assert!(refs.insert(reference), "{title}: refId {reference} twice");
         }
     }
@@ -1781,225 +1671,4 @@ fn readme_lists_every_metric() {
         .filter(|name| !readme.contains(name.as_str()))
         .collect();
     assert!(missing.is_empty(), "README.md does not list {missing:?}");
-}
-
-// ---------------------------------------------------------------------------------------
-// A small JSON reader (the dashboard, exec forms, cargo metadata)
-// ---------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut parser = JsonParser {
-            bytes: text.as_bytes(),
-            at: 0,
-        };
-        let value = parser.value()?;
-        parser.space();
-        if parser.at != parser.bytes.len() {
-            return Err(format!("trailing text at byte {}", parser.at));
-        }
-        Ok(value)
-    }
-
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Json::Number(n) => Some(*n),
-            _ => None,
-        }
-    }
-
-    fn as_array(&self) -> Option<&Vec<Json>> {
-        match self {
-            Json::Array(items) => Some(items),
-            _ => None,
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl JsonParser<'_> {
-    fn space(&mut self) {
-        while self.bytes.get(self.at).is_some_and(u8::is_ascii_whitespace) {
-            self.at += 1;
-        }
-    }
-
-    fn error<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.at))
-    }
-
-    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.bytes[self.at..].starts_with(word.as_bytes()) {
-            self.at += word.len();
-            Ok(value)
-        } else {
-            self.error("unknown literal")
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.space();
-        match self.bytes.get(self.at) {
-            Some(b'{') => {
-                self.at += 1;
-                let mut fields = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b'}') {
-                    self.at += 1;
-                    return Ok(Json::Object(fields));
-                }
-                loop {
-                    self.space();
-                    let key = self.string()?;
-                    self.space();
-                    if self.bytes.get(self.at) != Some(&b':') {
-                        return self.error("expected ':'");
-                    }
-                    self.at += 1;
-                    fields.push((key, self.value()?));
-                    self.space();
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(Json::Object(fields));
-                        }
-                        _ => return self.error("expected ',' or '}'"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    self.space();
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(Json::Array(items));
-                        }
-                        _ => return self.error("expected ',' or ']'"),
-                    }
-                }
-            }
-            Some(b'"') => self.string().map(Json::String),
-            Some(b't') => self.literal("true", Json::Bool(true)),
-            Some(b'f') => self.literal("false", Json::Bool(false)),
-            Some(b'n') => self.literal("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                while self.bytes.get(self.at).is_some_and(|b| {
-                    b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')
-                }) {
-                    self.at += 1;
-                }
-                let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII");
-                text.parse()
-                    .map(Json::Number)
-                    .or_else(|_| self.error("bad number"))
-            }
-            _ => self.error("expected a value"),
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.bytes.get(self.at) != Some(&b'"') {
-            return self.error("expected a string");
-        }
-        self.at += 1;
-        let mut out = Vec::new();
-        loop {
-            match self.bytes.get(self.at) {
-                None => return self.error("unterminated string"),
-                Some(b'"') => {
-                    self.at += 1;
-                    return String::from_utf8(out).or_else(|_| self.error("invalid UTF-8"));
-                }
-                Some(b'\\') => {
-                    let escaped = self.bytes.get(self.at + 1).copied();
-                    self.at += 2;
-                    let c = match escaped {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            let mut code = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&code)
-                                && self.bytes[self.at..].starts_with(b"\\u")
-                            {
-                                self.at += 2;
-                                let low = self.hex4()?;
-                                code = 0x10000
-                                    + ((code - 0xD800) << 10)
-                                    + (low.wrapping_sub(0xDC00) & 0x3FF);
-                            }
-                            char::from_u32(code).unwrap_or('\u{FFFD}')
-                        }
-                        _ => return self.error("bad escape"),
-                    };
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                Some(&b) => {
-                    out.push(b);
-                    self.at += 1;
-                }
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .bytes
-            .get(self.at..self.at + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u32::from_str_radix(d, 16).ok());
-        match digits {
-            Some(code) => {
-                self.at += 4;
-                Ok(code)
-            }
-            None => self.error("bad \\u escape"),
-        }
-    }
 }
