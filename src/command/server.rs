@@ -1,6 +1,5 @@
 //! Server commands: INFO CONFIG COMMAND TIME LASTSAVE DEBUG and the HELP of containers.
 
-use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -13,7 +12,7 @@ use super::{args, session};
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
 use crate::server::stats;
-use crate::store::Database;
+use crate::store::shard::Deadlines;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
 pub fn help(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
@@ -30,8 +29,8 @@ pub fn help(_ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     Ok(Reply::Array(lines))
 }
 
-/// Renders one INFO section from the call's context and its shared key counts.
-type InfoRender = fn(&Context, &InfoKeys) -> String;
+/// Renders one INFO section.
+type InfoRender = fn(&Context) -> String;
 
 /// Every INFO section, in Redis's order, then sessiond's own `sessions`. All of them are
 /// default sections, so plain INFO, `default`, `all` and `everything` show the same: Redis's
@@ -63,11 +62,10 @@ pub fn info(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         || ["all", "default", "everything"]
             .iter()
             .any(|s| requested.contains(*s));
-    let keys = InfoKeys::default();
     let text = INFO_SECTIONS
         .iter()
         .filter(|(name, _)| all || requested.contains(*name))
-        .map(|(_, render)| render(ctx, &keys))
+        .map(|(_, render)| render(ctx))
         .collect::<Vec<_>>()
         .join("\r\n");
     Ok(Reply::Verbatim(text))
@@ -93,60 +91,7 @@ fn info_constants(value: &str, names: &[&'static str]) -> InfoFields {
         .collect()
 }
 
-/// One database's keys, as `keyspace` and `stats` report them.
-struct InfoDbKeys {
-    index: usize,
-    /// Keys held, counting those past their deadline not yet removed.
-    stored: u64,
-    /// Keys not past their deadline.
-    live: u64,
-    /// Live keys with a deadline.
-    expires: u64,
-    /// Milliseconds left to the deadlines of `expires`, summed.
-    ttl_sum: u64,
-}
-
-/// The walk over the connection's keys that `keyspace` and `stats` share, made once per
-/// INFO call by whichever asks first.
-#[derive(Default)]
-struct InfoKeys(OnceCell<Vec<InfoDbKeys>>);
-
-impl InfoKeys {
-    /// The counts of every database of the connection's namespace.
-    fn get(&self, ctx: &Context) -> &[InfoDbKeys] {
-        self.0.get_or_init(|| {
-            ctx.client
-                .namespace()
-                .databases()
-                .map(|db| info_count_keys(db, ctx.now))
-                .collect()
-        })
-    }
-}
-
-/// Counts one database's keys with all its shards locked, so it is seen at one moment.
-fn info_count_keys(db: &Database, now: u64) -> InfoDbKeys {
-    let mut counts = InfoDbKeys {
-        index: db.index(),
-        stored: 0,
-        live: 0,
-        expires: 0,
-        ttl_sum: 0,
-    };
-    for shard in db.lock_all() {
-        counts.stored += shard.len() as u64;
-        for (_, entry) in shard.iter(now) {
-            counts.live += 1;
-            if let Some(deadline) = entry.expires_at() {
-                counts.expires += 1;
-                counts.ttl_sum += deadline.saturating_sub(now);
-            }
-        }
-    }
-    counts
-}
-
-fn info_server(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_server(ctx: &Context) -> String {
     let config = ctx.server.config.read();
     let uptime = ctx.server.started.elapsed().as_secs();
     let config_file = config
@@ -219,7 +164,7 @@ fn executable() -> String {
         .unwrap_or_default()
 }
 
-fn info_clients(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_clients(ctx: &Context) -> String {
     let pubsub_clients = ctx
         .server
         .clients
@@ -289,7 +234,7 @@ fn info_percent(part: u64, whole: u64) -> String {
 
 /// `used_memory` is the resident set size: sessiond uses the libc allocator, which reports
 /// no totals, so the process's size is the measure (as the memory metric has it).
-fn info_memory(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_memory(ctx: &Context) -> String {
     let used = crate::server::resident_bytes();
     let mut fields = info_memory_usage(ctx, used);
     let system = stats::total_system_memory();
@@ -408,7 +353,7 @@ fn info_last_save(ctx: &Context) -> u64 {
 
 /// sessiond persists with the AOF only and never forks: the snapshot and fork fields have
 /// Redis's values for a server that never saved one.
-fn info_persistence(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_persistence(ctx: &Context) -> String {
     let mut fields = info_constants("0", &["loading", "async_loading"]);
     fields.extend(info_constants(
         "0",
@@ -512,7 +457,7 @@ fn info_persistence_aof(ctx: &Context) -> InfoFields {
     fields
 }
 
-fn info_stats(ctx: &Context, keys: &InfoKeys) -> String {
+fn info_stats(ctx: &Context) -> String {
     let stats = &ctx.server.stats;
     let rates = stats.rates();
     let mut fields = vec![
@@ -543,7 +488,7 @@ fn info_stats(ctx: &Context, keys: &InfoKeys) -> String {
         "0",
         &["sync_full", "sync_partial_ok", "sync_partial_err"],
     ));
-    fields.extend(info_stats_expiry(ctx, keys));
+    fields.extend(info_stats_expiry(ctx));
     fields.extend(info_stats_features(ctx));
     fields.extend(info_stats_io(ctx));
     section("Stats", &fields)
@@ -551,11 +496,9 @@ fn info_stats(ctx: &Context, keys: &InfoKeys) -> String {
 
 /// Expiry and eviction. The timing wheel has no time cap per pass, and nothing is evicted
 /// (`maxmemory-policy noeviction`).
-fn info_stats_expiry(ctx: &Context, keys: &InfoKeys) -> InfoFields {
-    let (stored, live) = keys.get(ctx).iter().fold((0, 0), |(stored, live), db| {
-        (stored + db.stored, live + db.live)
-    });
-    let stale = info_ratio(stored.saturating_sub(live) * 100, stored);
+fn info_stats_expiry(ctx: &Context) -> InfoFields {
+    // The wheel removes keys at their deadline, so none linger past it to be counted stale.
+    let stale = "0.00".to_string();
     let mut fields = vec![
         ("expired_keys", ctx.server.store.expired_keys().to_string()),
         ("expired_stale_perc", stale),
@@ -629,7 +572,7 @@ fn info_stats_io(ctx: &Context) -> InfoFields {
 }
 
 /// A standalone master without replicas or a backlog.
-fn info_replication(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_replication(ctx: &Context) -> String {
     let mut fields = vec![
         ("role", "master".to_string()),
         ("connected_slaves", "0".into()),
@@ -652,7 +595,7 @@ fn info_replication(ctx: &Context, _keys: &InfoKeys) -> String {
 }
 
 /// CPU seconds of the process and of its waited-for children.
-fn info_cpu(_ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_cpu(_ctx: &Context) -> String {
     let cpu = stats::process_cpu();
     let seconds = |value: f64| format!("{value:.6}");
     section(
@@ -667,12 +610,12 @@ fn info_cpu(_ctx: &Context, _keys: &InfoKeys) -> String {
 }
 
 /// sessiond loads no modules: the section is empty, as in a Redis without any.
-fn info_modules(_ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_modules(_ctx: &Context) -> String {
     section("Modules", &InfoFields::new())
 }
 
 /// Error replies by code: `errorstat_ERR:count=3`.
-fn info_errorstats(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_errorstats(ctx: &Context) -> String {
     let fields: Vec<(String, String)> = ctx
         .server
         .stats
@@ -684,12 +627,12 @@ fn info_errorstats(ctx: &Context, _keys: &InfoKeys) -> String {
 }
 
 /// sessiond has no cluster mode.
-fn info_cluster(_ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_cluster(_ctx: &Context) -> String {
     section("Cluster", &[("cluster_enabled", "0".to_string())])
 }
 
 /// The connection's namespace: its name, policy and SESSION.STATS counters.
-fn info_sessions(ctx: &Context, _keys: &InfoKeys) -> String {
+fn info_sessions(ctx: &Context) -> String {
     let namespace = ctx.client.namespace();
     let mut fields = vec![("namespace", namespace.name().to_string())];
     for (name, value) in namespace.policy().options() {
@@ -705,16 +648,29 @@ fn info_sessions(ctx: &Context, _keys: &InfoKeys) -> String {
     section("Sessions", &fields)
 }
 
-/// `dbN:keys=K,expires=E,avg_ttl=MS` for every database of the namespace with live keys.
-fn info_keyspace(ctx: &Context, keys: &InfoKeys) -> String {
+/// `dbN:keys=K,expires=E,avg_ttl=MS` for every database of the namespace with keys. As in
+/// Redis, keys past their deadline not yet removed count; the counts are kept by the shards,
+/// so INFO never walks the keys.
+fn info_keyspace(ctx: &Context) -> String {
     let mut text = "# Keyspace\r\n".to_string();
-    for db in keys.get(ctx).iter().filter(|db| db.live > 0) {
-        let avg_ttl = db.ttl_sum.checked_div(db.expires).unwrap_or(0);
-        let _ = write!(
-            text,
-            "db{}:keys={},expires={},avg_ttl={avg_ttl}\r\n",
-            db.index, db.live, db.expires
-        );
+    for db in ctx.client.namespace().databases() {
+        let (mut keys, mut deadlines) = (0, Deadlines::default());
+        for shard in db.lock_all() {
+            keys += shard.len();
+            let shard_deadlines = shard.deadlines();
+            deadlines.count += shard_deadlines.count;
+            deadlines.sum += shard_deadlines.sum;
+        }
+        if keys > 0 {
+            let avg_deadline = deadlines.sum.checked_div(u128::from(deadlines.count));
+            let avg_ttl = avg_deadline.map_or(0, |at| at.saturating_sub(u128::from(ctx.now)));
+            let _ = write!(
+                text,
+                "db{}:keys={keys},expires={},avg_ttl={avg_ttl}\r\n",
+                db.index(),
+                deadlines.count
+            );
+        }
     }
     text
 }

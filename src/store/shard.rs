@@ -109,6 +109,30 @@ pub struct Shard {
     journaled: bool,
     /// Keys changed since the shard was locked, for the journal (when `journaled`).
     changes: ChangeLog,
+    /// How many keys have a deadline, and the sum of those deadlines: INFO keyspace's
+    /// `expires` and `avg_ttl` without walking the keys.
+    deadlines: Deadlines,
+}
+
+/// A count of deadlines and their sum, kept as keys gain and lose them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Keys with a deadline, including ones past it not yet removed.
+    pub count: u64,
+    /// Their deadlines added up, in Unix milliseconds.
+    pub sum: u128,
+}
+
+impl Deadlines {
+    fn add(&mut self, deadline: u64) {
+        self.count += 1;
+        self.sum += u128::from(deadline);
+    }
+
+    fn remove(&mut self, deadline: u64) {
+        self.count -= 1;
+        self.sum -= u128::from(deadline);
+    }
 }
 
 impl std::fmt::Debug for Shard {
@@ -130,7 +154,13 @@ impl Shard {
             armed_since_drain: None,
             journaled: false,
             changes: ChangeLog::default(),
+            deadlines: Deadlines::default(),
         }
+    }
+
+    /// The keys with a deadline, and the sum of their deadlines.
+    pub fn deadlines(&self) -> Deadlines {
+        self.deadlines
     }
 
     /// Turns recording of changes for the journal on or off.
@@ -257,6 +287,9 @@ impl Shard {
     fn remove_entry(&mut self, key: &[u8]) -> Option<(Key, Entry)> {
         let (key, mut entry) = self.map.remove_entry(key)?;
         self.note_change(&key, Change::Value);
+        if let Some(deadline) = entry.expires_at() {
+            self.deadlines.remove(deadline);
+        }
         if let Some(timer) = entry.timer.take() {
             self.wheel.remove(timer);
         }
@@ -287,6 +320,9 @@ impl Shard {
         let Some(entry) = self.map.get_mut(key) else {
             return;
         };
+        if let Some(old) = entry.expires_at() {
+            self.deadlines.remove(old);
+        }
         let Some(deadline) = expires_at else {
             entry.expires_at = 0;
             if let Some(timer) = entry.timer.take() {
@@ -295,6 +331,7 @@ impl Shard {
             return;
         };
         entry.expires_at = deadline.max(1);
+        self.deadlines.add(entry.expires_at);
         match entry.timer {
             Some(timer) if self.wheel.deadline(timer).is_some_and(|t| t <= deadline) => {}
             Some(timer) => {
@@ -452,6 +489,27 @@ mod tests {
         shard.advance(1_000, &mut fired);
         assert!(!shard.has_expired());
         assert!(shard.get(b"b", 1_000).is_some());
+    }
+
+    #[test]
+    fn deadlines_are_counted_as_keys_gain_and_lose_them() {
+        let mut shard = Shard::new(0);
+        let mut fired = Vec::new();
+        shard.set(b"a", text("1"), Some(100), 0);
+        shard.set(b"b", text("1"), Some(300), 0);
+        shard.set(b"c", text("1"), None, 0);
+        assert_eq!(shard.deadlines(), Deadlines { count: 2, sum: 400 });
+        shard.set_deadline(b"b", Some(500));
+        shard.set_deadline(b"c", Some(50));
+        assert_eq!(shard.deadlines(), Deadlines { count: 3, sum: 650 });
+        shard.set(b"c", text("2"), None, 0);
+        shard.advance(100, &mut fired);
+        assert_eq!(shard.deadlines(), Deadlines { count: 1, sum: 500 });
+        shard.set_deadline(b"b", None);
+        assert_eq!(shard.deadlines(), Deadlines::default());
+        shard.set(b"d", text("1"), Some(700), 0);
+        shard.remove(b"d", 0);
+        assert_eq!(shard.deadlines(), Deadlines::default());
     }
 
     #[test]
