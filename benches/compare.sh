@@ -241,7 +241,8 @@ printf 'sessiond vs %s: median requests/s of %d rounds, -n %d -r 100000\n' \
 printf 'commit %s, %s, %s, %s cores\n' "$commit" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
     "$(redis-server --version | cut -d' ' -f1-3)" "$(nproc)"
 printf 'sessiond:  %s\nreference: %s\n\n' "${commands[sessiond]#+ }" "${commands[redis]#+ }"
-printf '| %-*s | %12s | %12s | %5s |\n' "$width" test 'sessiond rps' "$REFERENCE rps" ratio
+printf '| %-*s | %12s | %12s | %5s |\n' "$width" test 'sessiond rps' \
+    "$([[ $REFERENCE == redis ]] && echo 'redis rps' || echo 'ref rps')" ratio
 printf '|%s|-------------:|-------------:|------:|\n' "$(printf '%*s' $((width + 2)) '' | tr ' ' -)"
 for i in "${!tests[@]}"; do
     # Word splitting of the stored lists is intended: one rps per round.
