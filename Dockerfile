@@ -72,6 +72,7 @@ STOPSIGNAL SIGTERM
 # port can be scraped from outside the pod and published ports work. While no
 # password is set, protected-mode (on by default) accepts clients only from
 # loopback: a sidecar's app on 127.0.0.1 gets in, anyone else is refused with
-# an error saying why. Set --requirepass (or user lines) to serve other
-# containers, or --bind 127.0.0.1 to listen on loopback only.
+# an error saying why. Set --requirepass to serve other containers (user
+# lines alone do not lift protected mode, as in Redis), or --bind 127.0.0.1
+# to listen on loopback only.
 ENTRYPOINT ["sessiond", "/etc/sessiond/sessiond.conf", "--dir", "/data", "--bind", "0.0.0.0"]
