@@ -21,7 +21,7 @@ const GET_REQUEST: &[u8] = b"*2\r\n$3\r\nGET\r\n$10\r\nkey:000042\r\n";
 fn server_and_client() -> (Arc<ServerState>, ClientState) {
     let state = Arc::new(ServerState::new(Config::default()));
     let addr: SocketAddr = "127.0.0.1:1".parse().expect("a valid address");
-    let (mailbox, _inbox) = tokio::sync::mpsc::unbounded_channel();
+    let (mailbox, _inbox) = sessiond::pubsub::Mailbox::new();
     let handle = state.clients.register(addr, addr, mailbox);
     let user = state.users.default_user().clone();
     let client = ClientState::new(handle, user, state.default_namespace(), true);

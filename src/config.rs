@@ -48,6 +48,8 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     /// Memory limit in bytes; 0 means none (`maxmemory`).
     pub maxmemory: u64,
+    /// How much output may wait for a client, by class (`client-output-buffer-limit`).
+    pub output_limits: OutputLimits,
     /// Directory for the append-only files (`dir`).
     pub dir: PathBuf,
     /// Whether writes are logged to the AOF (`appendonly`).
@@ -246,6 +248,103 @@ pub enum InvalidValue {
     /// `user default ...`: the default user is configured with `requirepass` instead.
     #[error("'default' is the default user; set its password with requirepass")]
     DefaultUser,
+    /// A malformed `client-output-buffer-limit`, in Redis's words.
+    #[error("{0}")]
+    BufferLimit(&'static str),
+}
+
+/// How much output may wait for one client of a class before it is disconnected: more than
+/// `hard` bytes at any moment, or more than `soft` bytes for `soft_seconds` on end (0 = no
+/// such limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Bytes that close the client at once.
+    pub hard: u64,
+    /// Bytes that close the client when exceeded for `soft_seconds`.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit`: one limit per client class, with Redis's defaults. Replicas
+/// do not exist in sessiond; their class is kept so that Redis configs load unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Clients without subscriptions.
+    pub normal: OutputLimit,
+    /// Replicas (`slave` or `replica`).
+    pub replica: OutputLimit,
+    /// Clients with a subscription.
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            normal: OutputLimit::default(),
+            replica: OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// As `CONFIG GET` shows it: `normal H S T slave H S T pubsub H S T`.
+    fn to_config(self) -> String {
+        [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ]
+        .iter()
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    /// Applies `CLASS HARD SOFT SECONDS` groups; classes not named keep their limits (so an
+    /// empty value changes nothing, as in Redis).
+    fn apply(&mut self, value: &str) -> Result<(), InvalidValue> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err(InvalidValue::BufferLimit(
+                "Wrong number of arguments in buffer limit configuration.",
+            ));
+        }
+        let mut updated = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut updated.normal,
+                "slave" | "replica" => &mut updated.replica,
+                "pubsub" => &mut updated.pubsub,
+                _ => {
+                    return Err(InvalidValue::BufferLimit(
+                        "Invalid client class specified in buffer limit configuration.",
+                    ));
+                }
+            };
+            let limit = || -> Option<OutputLimit> {
+                Some(OutputLimit {
+                    hard: parse_memory(group[1])?,
+                    soft: parse_memory(group[2])?,
+                    soft_seconds: group[3].parse().ok()?,
+                })
+            };
+            *class = limit().ok_or(InvalidValue::BufferLimit(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            ))?;
+        }
+        *self = updated;
+        Ok(())
+    }
 }
 
 /// Why a `CONFIG SET` was refused, in Redis's words.
@@ -478,6 +577,8 @@ static PARAMS: &[Param] = &[
         |c, v| boolean(v).map(|b| c.aof_load_truncated = b)),
     Param::new("hz", Runtime, |c| c.hz.to_string(),
         |c, v| integer(v, 0, i32::MAX.into()).map(|n| c.hz = (n as u32).clamp(1, 500))),
+    Param::new("client-output-buffer-limit", Runtime, |c| c.output_limits.to_config(),
+        |c, v| c.output_limits.apply(v)).variadic(),
     Param::new("notify-keyspace-events", Runtime, |c| c.notify_keyspace_events.to_string(),
         |c, v| NotifyFlags::parse(v).map(|f| c.notify_keyspace_events = f).ok_or(InvalidValue::EventClass)),
     Param::new("metrics-port", StartUp, |c| c.metrics_port.to_string(),
@@ -555,6 +656,7 @@ impl Default for Config {
             aof_load_truncated: true,
             hz: 100,
             notify_keyspace_events: NotifyFlags::default(),
+            output_limits: OutputLimits::default(),
             metrics_port: 9121,
             loglevel: LogLevel::Notice,
             namespaces: Vec::new(),

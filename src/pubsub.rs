@@ -2,17 +2,20 @@
 //!
 //! One hub serves every namespace; each subscription is filed under its namespace's id, so a
 //! client of one namespace can neither hear nor count another's channels. Messages go to each
-//! subscriber's connection task through an unbounded channel and are encoded there, in the
-//! subscriber's own protocol version.
+//! subscriber's connection task through its mailbox and are encoded there, in the
+//! subscriber's own protocol version. What waits for a subscriber is accounted in its
+//! [`Backlog`]: past `client-output-buffer-limit pubsub` the subscriber is disconnected.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::config::OutputLimit;
 use crate::glob::glob_match;
 pub use crate::keyspace_events::{EventClass, NotifyFlags};
 
@@ -27,6 +30,14 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+impl Message {
+    /// About the bytes it takes in a subscriber's output, framing included.
+    pub fn encoded_len(&self) -> u64 {
+        let pattern = self.pattern.as_ref().map_or(0, Bytes::len);
+        (pattern + self.channel.len() + self.payload.len() + 48) as u64
+    }
+}
+
 /// What reaches a connection from elsewhere, between its own commands.
 #[derive(Debug)]
 pub enum Delivery {
@@ -36,8 +47,113 @@ pub enum Delivery {
     Disconnect,
 }
 
-/// Where a connection receives its deliveries.
-pub type Mailbox = UnboundedSender<Delivery>;
+/// Where a connection receives its deliveries, with the account of its waiting output.
+#[derive(Clone, Debug)]
+pub struct Mailbox {
+    sender: UnboundedSender<Delivery>,
+    backlog: Arc<Backlog>,
+}
+
+/// The receiving end of a [`Mailbox`], read by the connection task.
+pub type Inbox = UnboundedReceiver<Delivery>;
+
+impl Mailbox {
+    /// A new mailbox and the inbox its deliveries arrive in.
+    pub fn new() -> (Mailbox, Inbox) {
+        let (sender, inbox) = unbounded_channel();
+        let mailbox = Mailbox {
+            sender,
+            backlog: Arc::default(),
+        };
+        (mailbox, inbox)
+    }
+
+    /// Queues `delivery`; false if the connection is gone.
+    pub fn send(&self, delivery: Delivery) -> bool {
+        self.sender.send(delivery).is_ok()
+    }
+
+    /// The account of this client's waiting output.
+    pub fn backlog(&self) -> &Arc<Backlog> {
+        &self.backlog
+    }
+
+    /// Queues `message` unless that takes the client's waiting output past `limit`, in which
+    /// case the client is marked for disconnection instead; false if it was not queued.
+    fn deliver(&self, message: &Arc<Message>, limit: OutputLimit, now_ms: u64) -> bool {
+        if self.backlog.has_overflowed() {
+            return false;
+        }
+        let size = message.encoded_len();
+        let waiting = self.backlog.bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if self.backlog.exceeds(waiting, limit, now_ms) {
+            self.backlog.overflow();
+            return false;
+        }
+        self.send(Delivery::Message(message.clone()))
+    }
+}
+
+/// A subscriber's output that has not reached it yet: messages in its mailbox, or encoded
+/// and not yet written. A client whose backlog passes the pub/sub output limit is
+/// disconnected, so a subscriber that stops reading cannot make the server hold unbounded
+/// memory for it.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    bytes: AtomicU64,
+    /// Since when (Unix ms) `bytes` has been over the soft limit; 0 while it is not.
+    over_soft_since: AtomicU64,
+    overflowed: AtomicBool,
+    wake: Notify,
+}
+
+impl Backlog {
+    /// `bytes` of delivered output reached the client's socket.
+    pub fn written(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes waiting now (CLIENT LIST `omem`).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the client went over its output limit and must be closed.
+    pub fn has_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Completes once the client has gone over its output limit.
+    pub async fn overflowed(&self) {
+        while !self.has_overflowed() {
+            self.wake.notified().await;
+        }
+    }
+
+    fn overflow(&self) {
+        self.overflowed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether `waiting` bytes break `limit`: over the hard limit, or over the soft one for
+    /// its whole period.
+    fn exceeds(&self, waiting: u64, limit: OutputLimit, now_ms: u64) -> bool {
+        if limit.hard > 0 && waiting > limit.hard {
+            return true;
+        }
+        if limit.soft == 0 || waiting <= limit.soft {
+            self.over_soft_since.store(0, Ordering::Relaxed);
+            return false;
+        }
+        match self
+            .over_soft_since
+            .compare_exchange(0, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => false,
+            Err(since) => now_ms.saturating_sub(since) >= limit.soft_seconds * 1000,
+        }
+    }
+}
 
 /// Identifies a subscription: the namespace and the channel or pattern.
 type Topic = (u32, Bytes);
@@ -55,6 +171,8 @@ pub struct Hub {
     /// Channel plus pattern subscriptions, so publishing to nobody costs one load.
     total: AtomicUsize,
     notify_flags: AtomicU32,
+    /// `client-output-buffer-limit pubsub`: hard, soft, soft seconds.
+    output_limit: [AtomicU64; 3],
 }
 
 impl Hub {
@@ -68,6 +186,24 @@ impl Hub {
     /// Changes which keyspace events are published (`notify-keyspace-events`).
     pub fn set_notify_flags(&self, flags: NotifyFlags) {
         self.notify_flags.store(flags.bits(), Ordering::Relaxed);
+    }
+
+    /// Changes how much output may wait for a subscriber
+    /// (`client-output-buffer-limit pubsub`).
+    pub fn set_output_limit(&self, limit: OutputLimit) {
+        let [hard, soft, seconds] = &self.output_limit;
+        hard.store(limit.hard, Ordering::Relaxed);
+        soft.store(limit.soft, Ordering::Relaxed);
+        seconds.store(limit.soft_seconds, Ordering::Relaxed);
+    }
+
+    fn output_limit(&self) -> OutputLimit {
+        let [hard, soft, seconds] = &self.output_limit;
+        OutputLimit {
+            hard: hard.load(Ordering::Relaxed),
+            soft: soft.load(Ordering::Relaxed),
+            soft_seconds: seconds.load(Ordering::Relaxed),
+        }
     }
 
     /// Subscribes a client to a channel; false if it already was.
@@ -162,6 +298,13 @@ impl Hub {
         let subs = self.subscriptions.read();
         let channel = Bytes::copy_from_slice(channel);
         let payload = Bytes::copy_from_slice(payload);
+        let (limit, now_ms) = (self.output_limit(), crate::store::now_ms());
+        let deliver = |members: &HashMap<u64, Mailbox>, message: &Arc<Message>| {
+            members
+                .values()
+                .filter(|mailbox| mailbox.deliver(message, limit, now_ms))
+                .count()
+        };
         let mut receivers = 0;
         if let Some(members) = subs.channels.get(&(namespace, channel.clone())) {
             let message = Arc::new(Message {
@@ -243,22 +386,14 @@ impl Hub {
     }
 }
 
-fn deliver(members: &HashMap<u64, Mailbox>, message: &Arc<Message>) -> usize {
-    members
-        .values()
-        .filter(|mailbox| mailbox.send(Delivery::Message(message.clone())).is_ok())
-        .count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc::unbounded_channel;
 
     #[test]
     fn namespaces_do_not_hear_each_other() {
         let hub = Hub::default();
-        let (tx, mut rx) = unbounded_channel();
+        let (tx, mut rx) = Mailbox::new();
         hub.subscribe(1, Bytes::from_static(b"news"), 7, &tx);
         assert_eq!(hub.publish(2, b"news", b"hello"), 0);
         assert_eq!(hub.publish(1, b"news", b"hello"), 1);
@@ -270,9 +405,57 @@ mod tests {
     }
 
     #[test]
+    fn the_soft_output_limit_closes_only_after_its_period() {
+        let backlog = Backlog::default();
+        let limit = OutputLimit {
+            hard: 100,
+            soft: 10,
+            soft_seconds: 2,
+        };
+        assert!(!backlog.exceeds(5, limit, 1_000));
+        assert!(
+            !backlog.exceeds(20, limit, 1_000),
+            "over soft: the period starts"
+        );
+        assert!(!backlog.exceeds(20, limit, 2_999));
+        assert!(backlog.exceeds(20, limit, 3_000));
+        assert!(
+            !backlog.exceeds(5, limit, 3_001),
+            "under it again: the period resets"
+        );
+        assert!(!backlog.exceeds(20, limit, 3_002));
+        assert!(backlog.exceeds(101, limit, 3_002), "over hard: at once");
+    }
+
+    #[test]
+    fn a_subscriber_over_its_limit_gets_nothing_more() {
+        let hub = Hub::default();
+        // Each message takes 152 bytes (100 of payload, 4 of channel, 48 of framing).
+        hub.set_output_limit(OutputLimit {
+            hard: 400,
+            soft: 0,
+            soft_seconds: 0,
+        });
+        let (tx, mut rx) = Mailbox::new();
+        hub.subscribe(0, Bytes::from_static(b"news"), 1, &tx);
+        let payload = [b'p'; 100];
+        assert_eq!(hub.publish(0, b"news", &payload), 1);
+        assert_eq!(hub.publish(0, b"news", &payload), 1);
+        assert!(!tx.backlog().has_overflowed());
+        assert_eq!(
+            hub.publish(0, b"news", &payload),
+            0,
+            "past 300 bytes waiting"
+        );
+        assert!(tx.backlog().has_overflowed());
+        assert_eq!(hub.publish(0, b"news", b""), 0);
+        assert!(rx.try_recv().is_ok() && rx.try_recv().is_ok() && rx.try_recv().is_err());
+    }
+
+    #[test]
     fn patterns_match_and_count_once_per_pattern() {
         let hub = Hub::default();
-        let (tx, mut rx) = unbounded_channel();
+        let (tx, mut rx) = Mailbox::new();
         hub.psubscribe(0, Bytes::from_static(b"n*"), 1, &tx);
         hub.subscribe(0, Bytes::from_static(b"news"), 1, &tx);
         assert_eq!(hub.publish(0, b"news", b"x"), 2);
@@ -285,7 +468,7 @@ mod tests {
     #[test]
     fn keyspace_events_follow_the_flags() {
         let hub = Hub::new(NotifyFlags::parse("Kx").expect("valid flags"));
-        let (tx, mut rx) = unbounded_channel();
+        let (tx, mut rx) = Mailbox::new();
         hub.psubscribe(0, Bytes::from_static(b"__key*"), 1, &tx);
         hub.notify_keyspace(0, 0, EventClass::String, "set", b"k");
         assert!(rx.try_recv().is_err(), "string events are not enabled");

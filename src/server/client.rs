@@ -116,7 +116,7 @@ impl ClientHandle {
         let mut line = String::new();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -125,6 +125,7 @@ impl ClientHandle {
             info.db,
             info.subscriptions,
             info.patterns,
+            self.mailbox.backlog().bytes(),
             self.last_command_name(),
             info.user,
             info.resp,

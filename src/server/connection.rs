@@ -5,17 +5,16 @@
 //! written between batches, encoded in the client's protocol version.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use super::{ClientState, ServerState};
 use crate::command::{self, Context};
 use crate::protocol::{Protocol, Reply, RequestParser};
-use crate::pubsub::{Delivery, Message};
+use crate::pubsub::{Backlog, Delivery, Inbox, Mailbox, Message};
 use crate::store::now_ms;
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -30,7 +29,8 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         return;
     };
     let _ = socket.set_nodelay(true);
-    let (mailbox, mut inbox) = unbounded_channel();
+    let (mailbox, mut inbox) = Mailbox::new();
+    let backlog = mailbox.backlog().clone();
     let handle = state.clients.register(addr, local_addr, mailbox);
     let namespace = state.default_namespace();
     let authenticated = state.config.read().requirepass.is_none();
@@ -41,6 +41,9 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         input: BytesMut::with_capacity(READ_BUFFER),
         output: BytesMut::with_capacity(READ_BUFFER),
         unpersisted: 0,
+        backlog,
+        delivered: 0,
+        replies_over_soft_since: None,
     };
     let outcome = connection
         .run(&state, &mut socket, &mut client, &mut inbox)
@@ -77,6 +80,23 @@ struct Connection {
     /// Journal position the replies in `output` wait for (0 = none): they leave only once
     /// every change they could show is persisted as `appendfsync` promises.
     unpersisted: u64,
+    /// The account of pub/sub output waiting for this client; it says when the client went
+    /// over `client-output-buffer-limit pubsub`.
+    backlog: Arc<Backlog>,
+    /// Bytes of delivered messages in `output`, settled in `backlog` once written.
+    delivered: u64,
+    /// Since when the replies in `output` have been over the normal class's soft limit.
+    replies_over_soft_since: Option<Instant>,
+}
+
+/// Why a connection was closed by `client-output-buffer-limit`.
+fn over_output_limit(client: &ClientState) -> std::io::Error {
+    tracing::warn!(
+        "Client id={} addr={} closed for overcoming of output buffer limits.",
+        client.id(),
+        client.handle().addr
+    );
+    std::io::Error::other("output buffer limit reached")
 }
 
 impl Connection {
@@ -85,11 +105,13 @@ impl Connection {
         state: &ServerState,
         socket: &mut TcpStream,
         client: &mut ClientState,
-        inbox: &mut UnboundedReceiver<Delivery>,
+        inbox: &mut Inbox,
     ) -> std::io::Result<()> {
+        let backlog = self.backlog.clone();
         loop {
             tokio::select! {
                 biased;
+                () = backlog.overflowed() => return Err(over_output_limit(client)),
                 read = socket.read_buf(&mut self.input) => {
                     let read = read?;
                     if read == 0 {
@@ -109,7 +131,7 @@ impl Connection {
                 }
             }
             if !self.output.is_empty() {
-                self.flush(state, socket).await?;
+                self.flush(state, socket, client).await?;
             }
             if client.wants_close() {
                 return Ok(());
@@ -117,15 +139,55 @@ impl Connection {
         }
     }
 
-    /// Writes the replies gathered so far, once what they acknowledge is persisted.
-    async fn flush(&mut self, state: &ServerState, socket: &mut TcpStream) -> std::io::Result<()> {
+    /// Writes the replies gathered so far, once what they acknowledge is persisted. A client
+    /// that goes over its pub/sub output limit meanwhile is closed without waiting for it to
+    /// read.
+    async fn flush(
+        &mut self,
+        state: &ServerState,
+        socket: &mut TcpStream,
+        client: &ClientState,
+    ) -> std::io::Result<()> {
         let position = std::mem::take(&mut self.unpersisted);
         if position > 0 {
             state.store.journal().persist(position).await;
         }
-        socket.write_all(&self.output).await?;
+        tokio::select! {
+            biased;
+            () = self.backlog.overflowed() => return Err(over_output_limit(client)),
+            written = socket.write_all(&self.output) => written?,
+        }
+        self.backlog.written(std::mem::take(&mut self.delivered));
+        self.replies_over_soft_since = None;
         state.stats.count_write(self.output.len() as u64);
         self.output.clear();
+        Ok(())
+    }
+
+    /// Fails when the replies gathered for a client without subscriptions break
+    /// `client-output-buffer-limit normal`.
+    fn check_reply_limit(
+        &mut self,
+        state: &ServerState,
+        client: &ClientState,
+    ) -> std::io::Result<()> {
+        let limit = state.live.normal_output_limit();
+        let waiting = self.output.len() as u64;
+        if client.subscription_count() > 0 || (limit.hard == 0 && limit.soft == 0) {
+            return Ok(());
+        }
+        let over_hard = limit.hard > 0 && waiting > limit.hard;
+        let over_soft = limit.soft > 0 && waiting > limit.soft;
+        let since = *self
+            .replies_over_soft_since
+            .get_or_insert_with(Instant::now);
+        if !over_soft {
+            self.replies_over_soft_since = None;
+        }
+        let soft_expired = over_soft && since.elapsed() >= Duration::from_secs(limit.soft_seconds);
+        if over_hard || soft_expired {
+            return Err(over_output_limit(client));
+        }
         Ok(())
     }
 
@@ -135,7 +197,7 @@ impl Connection {
         state: &ServerState,
         socket: &mut TcpStream,
         client: &mut ClientState,
-        inbox: &mut UnboundedReceiver<Delivery>,
+        inbox: &mut Inbox,
     ) -> std::io::Result<()> {
         let mut consumed = 0;
         let mut executed = 0;
@@ -164,7 +226,7 @@ impl Connection {
             self.unpersisted = state.store.journal().durable_end();
             executed += 1;
             if let Some(pause) = client.take_pause() {
-                self.flush(state, socket).await?;
+                self.flush(state, socket, client).await?;
                 tokio::time::sleep(pause).await;
             }
             // Messages this command published to the client itself precede its reply, as
@@ -177,6 +239,7 @@ impl Connection {
             }
             count_error(state, &reply);
             reply.encode(client.protocol(), &mut self.output);
+            self.check_reply_limit(state, client)?;
             if client.wants_close() {
                 break;
             }
@@ -209,6 +272,7 @@ impl Connection {
     fn deliver(&mut self, delivery: Delivery, protocol: Protocol) -> Flow {
         match delivery {
             Delivery::Message(message) => {
+                self.delivered += message.encoded_len();
                 encode_message(&message, protocol, &mut self.output);
                 Flow::Continue
             }
@@ -217,11 +281,7 @@ impl Connection {
     }
 
     /// Takes every delivery already waiting in the inbox.
-    fn deliver_pending(
-        &mut self,
-        inbox: &mut UnboundedReceiver<Delivery>,
-        protocol: Protocol,
-    ) -> Flow {
+    fn deliver_pending(&mut self, inbox: &mut Inbox, protocol: Protocol) -> Flow {
         while let Ok(delivery) = inbox.try_recv() {
             if self.deliver(delivery, protocol) == Flow::Close {
                 return Flow::Close;

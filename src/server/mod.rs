@@ -34,7 +34,7 @@ pub use namespaces::NamespaceError;
 pub use stats::{Stats, resident_bytes};
 pub use users::{User, Users};
 
-use crate::config::Config;
+use crate::config::{Config, OutputLimit};
 use crate::metrics::CommandMetrics;
 use crate::persistence::Journal;
 use crate::pubsub::Hub;
@@ -45,6 +45,8 @@ use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 pub struct LiveSettings {
     proto_max_bulk_len: AtomicU64,
     timeout: AtomicU64,
+    /// `client-output-buffer-limit normal`: hard, soft, soft seconds.
+    normal_output_limit: [AtomicU64; 3],
 }
 
 impl LiveSettings {
@@ -58,11 +60,26 @@ impl LiveSettings {
         self.timeout.load(Ordering::Relaxed)
     }
 
+    /// How much reply output may wait for a client without subscriptions.
+    pub fn normal_output_limit(&self) -> OutputLimit {
+        let [hard, soft, seconds] = &self.normal_output_limit;
+        OutputLimit {
+            hard: hard.load(Ordering::Relaxed),
+            soft: soft.load(Ordering::Relaxed),
+            soft_seconds: seconds.load(Ordering::Relaxed),
+        }
+    }
+
     /// Copies the hot values out of a configuration.
     pub fn refresh(&self, config: &Config) {
         self.proto_max_bulk_len
             .store(config.proto_max_bulk_len, Ordering::Relaxed);
         self.timeout.store(config.timeout, Ordering::Relaxed);
+        let limit = config.output_limits.normal;
+        let [hard, soft, seconds] = &self.normal_output_limit;
+        hard.store(limit.hard, Ordering::Relaxed);
+        soft.store(limit.soft, Ordering::Relaxed);
+        seconds.store(limit.soft_seconds, Ordering::Relaxed);
     }
 }
 
@@ -103,6 +120,7 @@ impl ServerState {
     /// hub.
     pub fn new(config: Config) -> Self {
         let hub = Arc::new(Hub::new(config.notify_keyspace_events));
+        hub.set_output_limit(config.output_limits.pubsub);
         let layout = StoreLayout {
             databases: config.databases,
             shards: config.shards,
