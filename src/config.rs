@@ -42,6 +42,8 @@ pub struct Config {
     pub databases: usize,
     /// Most clients connected at once (`maxclients`).
     pub maxclients: usize,
+    /// Connections the kernel may queue before they are accepted (`tcp-backlog`).
+    pub tcp_backlog: u32,
     /// Close clients idle this many seconds; 0 never (`timeout`).
     pub timeout: u64,
     /// Largest bulk string a client may send, in bytes (`proto-max-bulk-len`).
@@ -555,6 +557,8 @@ static PARAMS: &[Param] = &[
         |c, v| { c.requirepass = (!v.is_empty()).then(|| v.to_string()); Ok(()) }),
     Param::new("databases", StartUp, |c| c.databases.to_string(),
         |c, v| integer(v, 1, i32::MAX.into()).map(|n| c.databases = n as usize)),
+    Param::new("tcp-backlog", StartUp, |c| c.tcp_backlog.to_string(),
+        |c, v| integer(v, 0, i32::MAX.into()).map(|n| c.tcp_backlog = n as u32)),
     Param::new("maxclients", Runtime, |c| c.maxclients.to_string(),
         |c, v| integer(v, 1, u32::MAX.into()).map(|n| c.maxclients = n as usize)),
     Param::new("timeout", Runtime, |c| c.timeout.to_string(),
@@ -645,6 +649,7 @@ impl Default for Config {
             users: Vec::new(),
             databases: 16,
             maxclients: 10_000,
+            tcp_backlog: 511,
             timeout: 0,
             proto_max_bulk_len: 512 * 1024 * 1024,
             maxmemory: 0,

@@ -10,6 +10,7 @@
 //! - [`config`]: directives, the config file and command line, CONFIG GET/SET.
 //! - [`persistence`]: the append-only file: effects, journal, load, rewrite, check-aof.
 //! - [`health`]: `sessiond ping`, the container health check.
+//! - [`memory`]: memory used (jemalloc's count), as INFO and `maxmemory` see it.
 //! - [`metrics`]: Prometheus metric names, the exporter and the once-a-second sampler.
 
 pub mod command;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod glob;
 pub mod health;
 pub mod keyspace_events;
+pub mod memory;
 pub mod metrics;
 pub mod persistence;
 pub mod protocol;

@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sessiond::config::{Config, LogLevel};
+use tikv_jemallocator::Jemalloc;
+
+/// jemalloc: its statistics give INFO and `maxmemory` the bytes in use, and it holds up
+/// better than glibc's malloc under many threads allocating small values.
+#[global_allocator]
+static ALLOCATOR: Jemalloc = Jemalloc;
 
 /// What `sessiond --help` says about the subcommands, which are dispatched before clap sees
 /// the serving command line (a config file name may be any word).

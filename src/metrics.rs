@@ -57,8 +57,10 @@ pub const AOF_SIZE: &str = "sessiond_aof_size_bytes";
 pub const AOF_FSYNC_DURATION: &str = "sessiond_aof_fsync_duration_seconds";
 /// AOF rewrites completed.
 pub const AOF_REWRITES: &str = "sessiond_aof_rewrites_total";
-/// Memory used by the process (resident set size, as INFO `used_memory`).
+/// Memory allocated and not freed (INFO `used_memory`, what `maxmemory` limits).
 pub const MEMORY_USED: &str = "sessiond_memory_used_bytes";
+/// Resident size of the process (INFO `used_memory_rss`).
+pub const MEMORY_RESIDENT: &str = "sessiond_memory_resident_bytes";
 
 /// Histogram buckets, in seconds, chosen for what each histogram measures.
 const COMMAND_BUCKETS: &[f64] = &[
@@ -129,7 +131,16 @@ fn describe() {
     describe_gauge!(AOF_SIZE, Unit::Bytes, "Size of the append-only file");
     describe_histogram!(AOF_FSYNC_DURATION, Unit::Seconds, "AOF fsync time");
     describe_counter!(AOF_REWRITES, "AOF rewrites completed");
-    describe_gauge!(MEMORY_USED, Unit::Bytes, "Resident memory of the process");
+    describe_gauge!(
+        MEMORY_USED,
+        Unit::Bytes,
+        "Memory allocated, as maxmemory counts it"
+    );
+    describe_gauge!(
+        MEMORY_RESIDENT,
+        Unit::Bytes,
+        "Resident memory of the process"
+    );
 }
 
 /// The request path's handles: a counter and a latency histogram for every command of the
@@ -322,7 +333,8 @@ fn sample_once(state: &ServerState) {
         metrics.hand_over_all();
     }
     gauge!(CONNECTED_CLIENTS).set(state.clients.count() as f64);
-    gauge!(MEMORY_USED).set(crate::server::resident_bytes() as f64);
+    gauge!(MEMORY_USED).set(state.memory.used() as f64);
+    gauge!(MEMORY_RESIDENT).set(crate::server::resident_bytes() as f64);
     for namespace in state.store.namespaces() {
         let name = namespace.name().to_owned();
         for db in namespace.databases() {

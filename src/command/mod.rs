@@ -180,6 +180,12 @@ fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
             spec.name
         )));
     }
+    if spec.flags.contains(Flags::DENYOOM) && ctx.server.memory.is_over(ctx.server.live.maxmemory())
+    {
+        return Err(CommandError::Coded(
+            "OOM command not allowed when used memory > 'maxmemory'.".into(),
+        ));
+    }
     if ctx.client.in_resp2_subscribe_mode() && !spec.flags.contains(Flags::SUBSCRIBE_CONTEXT) {
         return Err(CommandError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

@@ -9,6 +9,7 @@ use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use super::{args, session};
+use crate::memory::AllocatorStats;
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
 use crate::server::stats;
@@ -232,11 +233,12 @@ fn info_percent(part: u64, whole: u64) -> String {
     format!("{:.2}%", part as f64 * 100.0 / whole as f64)
 }
 
-/// `used_memory` is the resident set size: sessiond uses the libc allocator, which reports
-/// no totals, so the process's size is the measure (as the memory metric has it).
+/// `used_memory` is what jemalloc counts as allocated (as `maxmemory` and the memory metric
+/// see it), `used_memory_rss` the process's resident size.
 fn info_memory(ctx: &Context) -> String {
-    let used = crate::server::resident_bytes();
-    let mut fields = info_memory_usage(ctx, used);
+    let allocator = crate::memory::allocator_stats();
+    let rss = crate::server::resident_bytes();
+    let mut fields = info_memory_usage(ctx, allocator, rss);
     let system = stats::total_system_memory();
     fields.push(("total_system_memory", system.to_string()));
     fields.push(("total_system_memory_human", human_bytes(system)));
@@ -245,14 +247,15 @@ fn info_memory(ctx: &Context) -> String {
     fields.push(("maxmemory", maxmemory.to_string()));
     fields.push(("maxmemory_human", human_bytes(maxmemory)));
     fields.push(("maxmemory_policy", "noeviction".into()));
-    fields.extend(info_memory_fragmentation(used, used));
+    fields.extend(info_memory_fragmentation(allocator, rss));
     fields.extend(info_memory_buffers(ctx));
     section("Memory", &fields)
 }
 
 /// Use, peak, and the split into start-up overhead and data. The overhead is what the server
 /// took before it loaded data, plus the AOF buffer; the rest counts as dataset.
-fn info_memory_usage(ctx: &Context, used: u64) -> InfoFields {
+fn info_memory_usage(ctx: &Context, allocator: AllocatorStats, rss: u64) -> InfoFields {
+    let used = allocator.allocated;
     let stats = &ctx.server.stats;
     let peak = stats.note_memory(used);
     let startup = stats.startup_memory();
@@ -262,8 +265,8 @@ fn info_memory_usage(ctx: &Context, used: u64) -> InfoFields {
     vec![
         ("used_memory", used.to_string()),
         ("used_memory_human", human_bytes(used)),
-        ("used_memory_rss", used.to_string()),
-        ("used_memory_rss_human", human_bytes(used)),
+        ("used_memory_rss", rss.to_string()),
+        ("used_memory_rss_human", human_bytes(rss)),
         ("used_memory_peak", peak.to_string()),
         ("used_memory_peak_human", human_bytes(peak)),
         ("used_memory_peak_perc", info_percent(used, peak)),
@@ -271,11 +274,9 @@ fn info_memory_usage(ctx: &Context, used: u64) -> InfoFields {
         ("used_memory_startup", startup.to_string()),
         ("used_memory_dataset", dataset.to_string()),
         ("used_memory_dataset_perc", info_percent(dataset, net)),
-        // The libc allocator reports nothing: Redis then takes used memory as allocated
-        // and the resident size as active and resident, and so do we.
-        ("allocator_allocated", used.to_string()),
-        ("allocator_active", used.to_string()),
-        ("allocator_resident", used.to_string()),
+        ("allocator_allocated", allocator.allocated.to_string()),
+        ("allocator_active", allocator.active.to_string()),
+        ("allocator_resident", allocator.resident.to_string()),
     ]
 }
 
@@ -303,17 +304,22 @@ fn info_memory_scripting() -> InfoFields {
     fields
 }
 
-/// Redis's fragmentation ratios and byte differences, from the allocated bytes and the
-/// resident size, with the allocator's active and resident sizes taken as the resident one.
-fn info_memory_fragmentation(allocated: u64, rss: u64) -> InfoFields {
+/// Redis's fragmentation ratios and byte differences, from jemalloc's totals and the
+/// process's resident size.
+fn info_memory_fragmentation(allocator: AllocatorStats, rss: u64) -> InfoFields {
+    let AllocatorStats {
+        allocated,
+        active,
+        resident,
+    } = allocator;
     let bytes = |more: u64, less: u64| (more as i64 - less as i64).to_string();
     vec![
-        ("allocator_frag_ratio", info_ratio(rss, allocated)),
-        ("allocator_frag_bytes", bytes(rss, allocated)),
-        ("allocator_rss_ratio", info_ratio(rss, rss)),
-        ("allocator_rss_bytes", bytes(rss, rss)),
-        ("rss_overhead_ratio", info_ratio(rss, rss)),
-        ("rss_overhead_bytes", bytes(rss, rss)),
+        ("allocator_frag_ratio", info_ratio(active, allocated)),
+        ("allocator_frag_bytes", bytes(active, allocated)),
+        ("allocator_rss_ratio", info_ratio(resident, active)),
+        ("allocator_rss_bytes", bytes(resident, active)),
+        ("rss_overhead_ratio", info_ratio(rss, resident)),
+        ("rss_overhead_bytes", bytes(rss, resident)),
         ("mem_fragmentation_ratio", info_ratio(rss, allocated)),
         ("mem_fragmentation_bytes", bytes(rss, allocated)),
     ]
@@ -334,7 +340,7 @@ fn info_memory_buffers(ctx: &Context) -> InfoFields {
         ],
     ));
     fields.push(("mem_aof_buffer", aof_buffer));
-    fields.push(("mem_allocator", "libc".into()));
+    fields.push(("mem_allocator", "jemalloc-5.3.1".into()));
     fields.extend(info_constants(
         "0",
         &[

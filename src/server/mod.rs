@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 pub use client::{ClientHandle, ClientRegistry, ClientState};
 pub use namespaces::NamespaceError;
@@ -35,6 +35,7 @@ pub use stats::{Stats, resident_bytes};
 pub use users::{User, Users};
 
 use crate::config::{Config, OutputLimit};
+use crate::memory::MemoryReading;
 use crate::metrics::CommandMetrics;
 use crate::persistence::Journal;
 use crate::pubsub::Hub;
@@ -47,6 +48,7 @@ pub struct LiveSettings {
     timeout: AtomicU64,
     /// `client-output-buffer-limit normal`: hard, soft, soft seconds.
     normal_output_limit: [AtomicU64; 3],
+    maxmemory: AtomicU64,
 }
 
 impl LiveSettings {
@@ -58,6 +60,11 @@ impl LiveSettings {
     /// Seconds of inactivity after which a client is closed (0 = never).
     pub fn timeout(&self) -> u64 {
         self.timeout.load(Ordering::Relaxed)
+    }
+
+    /// The memory limit in bytes (0 = none).
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
     }
 
     /// How much reply output may wait for a client without subscriptions.
@@ -75,6 +82,7 @@ impl LiveSettings {
         self.proto_max_bulk_len
             .store(config.proto_max_bulk_len, Ordering::Relaxed);
         self.timeout.store(config.timeout, Ordering::Relaxed);
+        self.maxmemory.store(config.maxmemory, Ordering::Relaxed);
         let limit = config.output_limits.normal;
         let [hard, soft, seconds] = &self.normal_output_limit;
         hard.store(limit.hard, Ordering::Relaxed);
@@ -113,6 +121,8 @@ pub struct ServerState {
     pub shutdown: tokio::sync::Notify,
     /// Per-command metric handles, when the Prometheus exporter is on.
     pub metrics: Option<CommandMetrics>,
+    /// Memory in use, as `maxmemory` checks it (refreshed by [`refresh_memory`]).
+    pub memory: MemoryReading,
 }
 
 impl ServerState {
@@ -146,6 +156,7 @@ impl ServerState {
             aof: Mutex::new(None),
             shutdown: tokio::sync::Notify::new(),
             metrics: None,
+            memory: MemoryReading::default(),
         }
     }
 
@@ -172,6 +183,9 @@ fn random_hex_id() -> String {
         .to_string()
 }
 
+/// How long the accept loop waits after a failed accept.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Accepts connections on `listener` until the task is dropped, one task per client.
 pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
     let mut client_limit_log = ClientLimitLog::default();
@@ -179,7 +193,10 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
         let (mut socket, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
+                // Out of descriptors, say: the error repeats until a client leaves, so pause
+                // rather than spin.
                 tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
                 continue;
             }
         };
@@ -294,11 +311,20 @@ pub fn socket_addr(host: &str, port: u16) -> std::io::Result<SocketAddr> {
     })
 }
 
-/// Binds every `bind` address on the configured port.
+/// Binds every `bind` address on the configured port, with room for `tcp-backlog`
+/// connections waiting to be accepted (tokio's default, 128, drops bursts of new clients).
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for host in &config.bind {
-        listeners.push(TcpListener::bind(socket_addr(host, config.port)?).await?);
+        let addr = socket_addr(host, config.port)?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        listeners.push(socket.listen(config.tcp_backlog)?);
     }
     Ok(listeners)
 }
@@ -316,6 +342,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     }
     let state = Arc::new(state);
     persistence::start(&state)?;
+    state.memory.refresh();
     let driver = crate::store::expiry::spawn_driver(state.store.clone());
     let mut accepting = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -327,6 +354,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         accepting.spawn(accept_loop(state.clone(), listener));
     }
     accepting.spawn(close_idle_clients(state.clone()));
+    accepting.spawn(refresh_memory(state.clone()));
     if metrics_addr.is_some() {
         accepting.spawn(crate::metrics::sample(state.clone()));
     }
@@ -396,6 +424,15 @@ pub enum ServerError {
     /// The metrics endpoint could not be served.
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),
+}
+
+/// Keeps the memory reading that `maxmemory` is checked against fresh.
+pub async fn refresh_memory(state: Arc<ServerState>) {
+    let mut ticks = tokio::time::interval(crate::memory::REFRESH_INTERVAL);
+    loop {
+        ticks.tick().await;
+        state.memory.refresh();
+    }
 }
 
 /// How often idle clients are looked for (`timeout`).

@@ -113,9 +113,9 @@ pub struct Stats {
 }
 
 impl Default for Stats {
-    /// Zeroed counters; the current resident size is the start-up memory and first peak.
+    /// Zeroed counters; the memory allocated now is the start-up memory and first peak.
     fn default() -> Self {
-        let startup_memory = resident_bytes();
+        let startup_memory = crate::memory::allocated();
         let now = Instant::now();
         Stats {
             traffic: Traffic::default(),
@@ -273,16 +273,17 @@ impl Stats {
         }
     }
 
-    /// Resident bytes at start-up (INFO `used_memory_startup`).
+    /// Bytes allocated at start-up (INFO `used_memory_startup`).
     pub fn startup_memory(&self) -> u64 {
         self.startup_memory
     }
 
-    /// Takes in a resident-size reading; the highest seen so far (`used_memory_peak`).
-    pub fn note_memory(&self, resident: u64) -> u64 {
+    /// Takes in a reading of the bytes allocated; the highest seen so far
+    /// (`used_memory_peak`).
+    pub fn note_memory(&self, allocated: u64) -> u64 {
         self.peak_memory
-            .fetch_max(resident, Ordering::Relaxed)
-            .max(resident)
+            .fetch_max(allocated, Ordering::Relaxed)
+            .max(allocated)
     }
 
     /// CPU milliseconds the expiry driver used since start (or CONFIG RESETSTAT).
