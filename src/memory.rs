@@ -2,15 +2,15 @@
 //! allocated and not freed, from jemalloc's statistics (the binary's allocator), so the count
 //! falls when data is deleted, unlike the resident size.
 //!
-//! Reading jemalloc's counters takes a refresh of its statistics, too slow for every command;
-//! a ticker refreshes the reading every [`REFRESH_INTERVAL`], and `maxmemory` is checked
-//! against the last reading.
+//! Reading jemalloc's totals takes a refresh of its statistics (a walk over its arenas, some
+//! 0.1 ms), too slow for every command and too costly to run on a timer in an idle sidecar.
+//! So `maxmemory` is checked against a reading at most [`READING_MAX_AGE`] old, refreshed by
+//! the command that finds it older; with no `maxmemory` nothing is read at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-/// How often the reading that `maxmemory` is checked against is refreshed.
-pub const REFRESH_INTERVAL: Duration = Duration::from_millis(10);
+/// How old the reading `maxmemory` is checked against may be, in ms.
+pub const READING_MAX_AGE: u64 = 100;
 
 /// jemalloc's totals at one moment, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,22 +47,38 @@ pub fn allocated() -> u64 {
 #[derive(Debug, Default)]
 pub struct MemoryReading {
     used: AtomicU64,
+    /// When `used` was read (Unix ms).
+    read_at: AtomicU64,
 }
 
 impl MemoryReading {
-    /// Bytes allocated at the last refresh.
+    /// Bytes allocated at the last reading.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
 
     /// Takes a new reading.
-    pub fn refresh(&self) {
+    pub fn refresh(&self, now_ms: u64) {
         self.used.store(allocated(), Ordering::Relaxed);
+        self.read_at.store(now_ms, Ordering::Relaxed);
     }
 
     /// Whether memory is over `maxmemory` (0 = no limit), so commands that may grow it are
-    /// refused.
-    pub fn is_over(&self, maxmemory: u64) -> bool {
-        maxmemory > 0 && self.used() > maxmemory
+    /// refused. One caller refreshes a reading older than [`READING_MAX_AGE`]; the others use
+    /// it meanwhile.
+    pub fn is_over(&self, maxmemory: u64, now_ms: u64) -> bool {
+        if maxmemory == 0 {
+            return false;
+        }
+        let read_at = self.read_at.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(read_at) >= READING_MAX_AGE
+            && self
+                .read_at
+                .compare_exchange(read_at, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.used.store(allocated(), Ordering::Relaxed);
+        }
+        self.used() > maxmemory
     }
 }

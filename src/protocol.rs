@@ -174,23 +174,24 @@ impl RequestParser {
         if items.len() as u64 > max_count {
             return Err(ProtocolError(format!("{adjective} multibulk length")));
         }
-        items
-            .into_iter()
-            .map(|item| match item {
-                RangeFrame::BulkString((start, end)) => {
-                    if (end - start) as u64 > max_bulk {
-                        Err(ProtocolError(format!("{adjective} bulk length")))
-                    } else {
-                        Ok(&buf[start..end])
-                    }
+        // Sized up front: growing the vector would cost a realloc per request.
+        let mut args = Vec::with_capacity(items.len());
+        for item in items {
+            args.push(match item {
+                RangeFrame::BulkString((start, end)) if (end - start) as u64 > max_bulk => {
+                    return Err(ProtocolError(format!("{adjective} bulk length")));
                 }
-                RangeFrame::Null => Err(ProtocolError::new("invalid bulk length")),
-                other => Err(ProtocolError(format!(
-                    "expected '$', got '{}'",
-                    frame_type_char(&other)
-                ))),
-            })
-            .collect()
+                RangeFrame::BulkString((start, end)) => &buf[start..end],
+                RangeFrame::Null => return Err(ProtocolError::new("invalid bulk length")),
+                other => {
+                    return Err(ProtocolError(format!(
+                        "expected '$', got '{}'",
+                        frame_type_char(&other)
+                    )));
+                }
+            });
+        }
+        Ok(args)
     }
 
     /// Walks the headers of an incomplete multibulk frame, checking each declared length

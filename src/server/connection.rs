@@ -111,7 +111,11 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                () = backlog.overflowed() => return Err(over_output_limit(client)),
+                // Only subscribers receive messages, so only they can overflow; a branch
+                // whose condition is false is never polled and costs nothing.
+                () = backlog.overflowed(), if client.subscription_count() > 0 => {
+                    return Err(over_output_limit(client));
+                }
                 read = socket.read_buf(&mut self.input) => {
                     let read = read?;
                     if read == 0 {
@@ -152,9 +156,14 @@ impl Connection {
         if position > 0 {
             state.store.journal().persist(position).await;
         }
+        if self.backlog.has_overflowed() {
+            return Err(over_output_limit(client));
+        }
         tokio::select! {
             biased;
-            () = self.backlog.overflowed() => return Err(over_output_limit(client)),
+            () = self.backlog.overflowed(), if client.subscription_count() > 0 => {
+                return Err(over_output_limit(client));
+            }
             written = socket.write_all(&self.output) => written?,
         }
         self.backlog.written(std::mem::take(&mut self.delivered));

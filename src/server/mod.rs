@@ -121,7 +121,7 @@ pub struct ServerState {
     pub shutdown: tokio::sync::Notify,
     /// Per-command metric handles, when the Prometheus exporter is on.
     pub metrics: Option<CommandMetrics>,
-    /// Memory in use, as `maxmemory` checks it (refreshed by [`refresh_memory`]).
+    /// Memory in use, as `maxmemory` checks it.
     pub memory: MemoryReading,
 }
 
@@ -342,7 +342,6 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     }
     let state = Arc::new(state);
     persistence::start(&state)?;
-    state.memory.refresh();
     let driver = crate::store::expiry::spawn_driver(state.store.clone());
     let mut accepting = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -354,7 +353,6 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         accepting.spawn(accept_loop(state.clone(), listener));
     }
     accepting.spawn(close_idle_clients(state.clone()));
-    accepting.spawn(refresh_memory(state.clone()));
     if metrics_addr.is_some() {
         accepting.spawn(crate::metrics::sample(state.clone()));
     }
@@ -424,15 +422,6 @@ pub enum ServerError {
     /// The metrics endpoint could not be served.
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),
-}
-
-/// Keeps the memory reading that `maxmemory` is checked against fresh.
-pub async fn refresh_memory(state: Arc<ServerState>) {
-    let mut ticks = tokio::time::interval(crate::memory::REFRESH_INTERVAL);
-    loop {
-        ticks.tick().await;
-        state.memory.refresh();
-    }
 }
 
 /// How often idle clients are looked for (`timeout`).
