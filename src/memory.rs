@@ -4,13 +4,16 @@
 //!
 //! Reading jemalloc's totals takes a refresh of its statistics (a walk over its arenas, some
 //! 0.1 ms), too slow for every command and too costly to run on a timer in an idle sidecar.
-//! So `maxmemory` is checked against a reading at most [`READING_MAX_AGE`] old, refreshed by
-//! the command that finds it older; with no `maxmemory` nothing is read at all.
+//! So `maxmemory` is checked against a reading at most [`READING_MAX_AGE`] old (10 ms once
+//! near the limit), refreshed by the command that finds it older; with no `maxmemory`
+//! nothing is read at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How old the reading `maxmemory` is checked against may be, in ms.
 pub const READING_MAX_AGE: u64 = 100;
+/// The same, once memory is within 10% of `maxmemory` or over it.
+pub const READING_MAX_AGE_NEAR_LIMIT: u64 = 10;
 
 /// jemalloc's totals at one moment, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub fn allocated() -> u64 {
 #[derive(Debug, Default)]
 pub struct MemoryReading {
     used: AtomicU64,
-    /// When `used` was read (Unix ms).
+    /// When `used` was read, in ms of [`monotonic_ms`] (wall time may step back).
     read_at: AtomicU64,
 }
 
@@ -58,20 +61,28 @@ impl MemoryReading {
     }
 
     /// Takes a new reading.
-    pub fn refresh(&self, now_ms: u64) {
+    pub fn refresh(&self) {
         self.used.store(allocated(), Ordering::Relaxed);
-        self.read_at.store(now_ms, Ordering::Relaxed);
+        self.read_at.store(monotonic_ms(), Ordering::Relaxed);
     }
 
     /// Whether memory is over `maxmemory` (0 = no limit), so commands that may grow it are
     /// refused. One caller refreshes a reading older than [`READING_MAX_AGE`]; the others use
     /// it meanwhile.
-    pub fn is_over(&self, maxmemory: u64, now_ms: u64) -> bool {
+    pub fn is_over(&self, maxmemory: u64) -> bool {
         if maxmemory == 0 {
             return false;
         }
+        let now_ms = monotonic_ms();
         let read_at = self.read_at.load(Ordering::Relaxed);
-        if now_ms.saturating_sub(read_at) >= READING_MAX_AGE
+        // Near the limit, a fresher reading keeps a burst of writes from passing it by much.
+        let near = self.used() / 10 * 11 >= maxmemory;
+        let max_age = if near {
+            READING_MAX_AGE_NEAR_LIMIT
+        } else {
+            READING_MAX_AGE
+        };
+        if now_ms.saturating_sub(read_at) >= max_age
             && self
                 .read_at
                 .compare_exchange(read_at, now_ms, Ordering::Relaxed, Ordering::Relaxed)
@@ -81,4 +92,12 @@ impl MemoryReading {
         }
         self.used() > maxmemory
     }
+}
+
+/// Milliseconds since the first call, on a clock that never steps back; never 0, so a
+/// reading taken at 0 counts as absent.
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    start.elapsed().as_millis() as u64 + READING_MAX_AGE
 }

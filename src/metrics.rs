@@ -333,7 +333,7 @@ fn sample_once(state: &ServerState) {
         metrics.hand_over_all();
     }
     gauge!(CONNECTED_CLIENTS).set(state.clients.count() as f64);
-    state.memory.refresh(crate::store::now_ms());
+    state.memory.refresh();
     gauge!(MEMORY_USED).set(state.memory.used() as f64);
     gauge!(MEMORY_RESIDENT).set(crate::server::resident_bytes() as f64);
     for namespace in state.store.namespaces() {

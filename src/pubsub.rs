@@ -68,9 +68,9 @@ impl Mailbox {
         (mailbox, inbox)
     }
 
-    /// Queues `delivery`; false if the connection is gone.
-    pub fn send(&self, delivery: Delivery) -> bool {
-        self.sender.send(delivery).is_ok()
+    /// Asks the connection to close after its current command (CLIENT KILL).
+    pub fn disconnect(&self) {
+        let _ = self.sender.send(Delivery::Disconnect);
     }
 
     /// The account of this client's waiting output.
@@ -90,7 +90,7 @@ impl Mailbox {
             self.backlog.overflow();
             return false;
         }
-        self.send(Delivery::Message(message.clone()))
+        self.sender.send(Delivery::Message(message.clone())).is_ok()
     }
 }
 

@@ -180,11 +180,7 @@ fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
             spec.name
         )));
     }
-    if spec.flags.contains(Flags::DENYOOM)
-        && ctx
-            .server
-            .memory
-            .is_over(ctx.server.live.maxmemory(), ctx.now)
+    if spec.flags.contains(Flags::DENYOOM) && ctx.server.memory.is_over(ctx.server.live.maxmemory())
     {
         return Err(CommandError::Coded(
             "OOM command not allowed when used memory > 'maxmemory'.".into(),

@@ -18,7 +18,7 @@ use super::namespaces::NamespaceError;
 use super::users::User;
 use crate::command::CommandSpec;
 use crate::protocol::Protocol;
-use crate::pubsub::{Delivery, Hub, Mailbox};
+use crate::pubsub::{Hub, Mailbox};
 use crate::store::{Database, Namespace, now_ms};
 
 /// What CLIENT LIST shows of a client, changed only by the client's own commands.
@@ -72,7 +72,7 @@ pub struct ClientHandle {
 impl ClientHandle {
     /// Asks the connection to close after its current command.
     pub fn kill(&self) {
-        let _ = self.mailbox.send(Delivery::Disconnect);
+        self.mailbox.disconnect();
     }
 
     /// Where the connection's pub/sub messages and disconnect requests are delivered.

@@ -104,9 +104,9 @@ pub struct Stats {
     errors: Mutex<ErrorCounts>,
     rates: Mutex<RateSampler>,
     peaks: Mutex<PeakWindow>,
-    /// Resident bytes when the server was set up, before data was loaded.
+    /// Bytes allocated when the server was set up, before data was loaded.
     startup_memory: u64,
-    /// Highest resident size INFO has seen.
+    /// Most bytes allocated that INFO has seen.
     peak_memory: AtomicU64,
     /// The expiry thread's CPU milliseconds at the last CONFIG RESETSTAT.
     expiry_cpu_base: AtomicU64,
@@ -364,7 +364,7 @@ fn error_code(message: &str) -> &str {
 }
 
 /// Resident set size of this process, from /proc (0 where unavailable): INFO's
-/// `used_memory` and the memory metric.
+/// `used_memory_rss` and the resident memory metric.
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
