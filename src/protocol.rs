@@ -363,8 +363,19 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
-    /// Appends the encoding of this reply in `protocol` to `out`.
+    /// Appends the encoding of this reply in `protocol` to `out`. An error or status line
+    /// that quotes a client's CR or LF has them turned into spaces, as Redis does: a line
+    /// break inside it would end the frame early and desynchronise the client.
     pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
+        match self {
+            Reply::Error(line) if line.contains(['\r', '\n']) => {
+                return Reply::Error(line.replace(['\r', '\n'], " ")).encode(protocol, out);
+            }
+            Reply::Status(line) if line.contains(['\r', '\n']) => {
+                return Reply::status(line.replace(['\r', '\n'], " ")).encode(protocol, out);
+            }
+            _ => {}
+        }
         match protocol {
             Protocol::Resp2 => self.encode2(out),
             Protocol::Resp3 => self.encode3(out),
@@ -497,6 +508,16 @@ pub fn format_double(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_in_error_and_status_lines_become_spaces() {
+        let mut out = BytesMut::new();
+        Reply::Error("ERR unknown subcommand 'a\r\nb'".into()).encode(Protocol::Resp2, &mut out);
+        assert_eq!(&out[..], b"-ERR unknown subcommand 'a  b'\r\n");
+        out.clear();
+        Reply::status("x\ny").encode(Protocol::Resp3, &mut out);
+        assert_eq!(&out[..], b"+x y\r\n");
+    }
 
     /// Arguments and bytes consumed of one parsed request.
     type Parsed = (Vec<Vec<u8>>, usize);
