@@ -131,6 +131,14 @@ impl RequestParser {
         if buf[0] != b'*' {
             return parse_inline(buf);
         }
+        // Every element must be a bulk string before the decoder sees the frame: it recurses
+        // into nested arrays without a depth limit, and a deep enough nest overflows the
+        // connection's stack (found by the fuzzer).
+        let needed = self.scan_incomplete(buf)?;
+        if needed > buf.len() {
+            self.needed = needed;
+            return Ok(None);
+        }
         match decode_range(buf) {
             Ok(Some((frame, consumed))) => {
                 self.needed = 0;
@@ -138,7 +146,7 @@ impl RequestParser {
                 Ok(Some(Request { args, consumed }))
             }
             Ok(None) => {
-                self.needed = self.scan_incomplete(buf)?;
+                self.needed = self.scan_incomplete(buf)?.max(buf.len() + 1);
                 Ok(None)
             }
             Err(_) => {
@@ -194,8 +202,9 @@ impl RequestParser {
         Ok(args)
     }
 
-    /// Walks the headers of an incomplete multibulk frame, checking each declared length
-    /// against the limits, and returns how many bytes the frame needs at least.
+    /// Walks the headers of a multibulk frame, checking that each element is a bulk string
+    /// and each declared length is within the limits, and returns how many bytes the frame
+    /// needs at least (its whole length once every header has arrived).
     fn scan_incomplete(&self, buf: &[u8]) -> Result<usize, ProtocolError> {
         let Some((count, mut pos)) = header_line(buf, 0, b'*', "mbulk")? else {
             return Ok(buf.len() + 1);
@@ -225,7 +234,7 @@ impl RequestParser {
             }
             pos = body + len as usize + 2;
         }
-        Ok(pos.max(buf.len() + 1))
+        Ok(pos)
     }
 }
 
