@@ -30,16 +30,6 @@ fn client_id(client: &mut RawClient) -> i64 {
         .expect("CLIENT ID is an integer")
 }
 
-/// `field:value` of an INFO section.
-fn info_field(client: &mut RawClient, section: &str, field: &str) -> String {
-    let text = frame(&client.call(&["INFO", section])).text();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn client_kill_id_closes_that_connection() {
     let server = Server::sessiond(&[]);
@@ -217,16 +207,13 @@ fn maxclients_refuses_the_extra_connection() {
     third.expect_closed();
     assert_eq!(first.call(&["SET", "k", "1"]), b"+OK\r\n");
     assert_eq!(second.call(&["INCR", "k"]), b":2\r\n");
-    assert_eq!(
-        info_field(&mut second, "stats", "rejected_connections"),
-        "1"
-    );
+    assert_eq!(second.info_field("stats", "rejected_connections"), "1");
     // Once one leaves, there is room again. Its slot is freed after the close, which has
     // no event of its own: poll connected_clients, with a deadline.
     assert_eq!(first.call(&["QUIT"]), b"+OK\r\n");
     first.expect_closed();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while info_field(&mut second, "clients", "connected_clients") != "1" {
+    while second.info_field("clients", "connected_clients") != "1" {
         assert!(Instant::now() < deadline, "the quit client still counts");
         thread::sleep(Duration::from_millis(10));
     }

@@ -228,18 +228,8 @@ fn open_served(server: &Server, count: usize) -> Vec<RawClient> {
     clients
 }
 
-/// `field:value` of an INFO section.
-fn info_field(client: &mut RawClient, section: &str, field: &str) -> String {
-    let text = frame(&client.call(&["INFO", section])).text();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
 fn connected_clients(client: &mut RawClient) -> usize {
-    let value = info_field(client, "clients", "connected_clients");
+    let value = client.info_field("clients", "connected_clients");
     value
         .parse()
         .unwrap_or_else(|_| panic!("connected_clients is {value:?}"))
@@ -389,7 +379,7 @@ fn one_client_over_maxclients_gets_the_error_and_the_rest_keep_working() {
     assert_eq!(clients[MAX - 1].call(&["GET", "k"]), b"$1\r\nv\r\n");
     assert_eq!(connected_clients(&mut clients[1]), MAX);
     assert_eq!(
-        info_field(&mut clients[1], "stats", "rejected_connections"),
+        clients[1].info_field("stats", "rejected_connections"),
         "1",
         "only the extra client was refused"
     );
@@ -405,10 +395,7 @@ fn one_client_over_maxclients_gets_the_error_and_the_rest_keep_working() {
     expect_refused(&mut another, &server);
     expect_everywhere(&mut clients, &server, &["PING"], b"+PONG\r\n");
     assert_eq!(connected_clients(&mut clients[0]), MAX);
-    assert_eq!(
-        info_field(&mut clients[0], "stats", "rejected_connections"),
-        "2"
-    );
+    assert_eq!(clients[0].info_field("stats", "rejected_connections"), "2");
     assert_no_accept_errors(&server);
     eprintln!(
         "maxclients {MAX}: {MAX} connections served, the extra ones refused, in {:?}",

@@ -132,11 +132,7 @@ fn assert_on_time(event: &Event, timed: &Timed, ttl: Duration, what: &str) {
 }
 
 fn expired_keys(client: &mut RawClient) -> u64 {
-    let info = frame(&client.call(&["INFO", "stats"])).text();
-    info.lines()
-        .find_map(|line| line.strip_prefix("expired_keys:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no expired_keys in INFO stats:\n{info}"))
+    client.info_field("stats", "expired_keys").parse().unwrap()
 }
 
 /// A server with `notify-keyspace-events` set to `flags`, and a client on it.

@@ -6,17 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RawClient, Server, frame};
+use common::{RawClient, Server};
 
 const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
 /// INFO memory's `used_memory`.
 fn used_memory(client: &mut RawClient) -> u64 {
-    let info = frame(&client.call(&["INFO", "memory"])).text();
-    info.lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no used_memory in {info}"))
+    client.info_field("memory", "used_memory").parse().unwrap()
 }
 
 #[test]

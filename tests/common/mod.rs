@@ -645,6 +645,16 @@ impl RawClient {
     pub fn stream(&self) -> &TcpStream {
         &self.stream
     }
+
+    /// `field`'s value in INFO `section`; panics, showing the section, when it is missing.
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        let text = frame(&self.call(&["INFO", section])).text();
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
+            .trim()
+            .to_string()
+    }
 }
 
 /// Encodes a command as a RESP array of bulk strings.
