@@ -15,6 +15,7 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use thiserror::Error;
 
@@ -266,6 +267,31 @@ pub struct OutputLimit {
     pub soft: u64,
     /// How long the soft limit may be exceeded.
     pub soft_seconds: u64,
+}
+
+/// An [`OutputLimit`] that CONFIG SET changes while connections read it, without a lock.
+#[derive(Debug, Default)]
+pub struct SharedOutputLimit([std::sync::atomic::AtomicU64; 3]);
+
+impl SharedOutputLimit {
+    /// The limit in force.
+    pub fn load(&self) -> OutputLimit {
+        let [hard, soft, seconds] = &self.0;
+        let load = |value: &std::sync::atomic::AtomicU64| value.load(Ordering::Relaxed);
+        OutputLimit {
+            hard: load(hard),
+            soft: load(soft),
+            soft_seconds: load(seconds),
+        }
+    }
+
+    /// Puts `limit` in force.
+    pub fn store(&self, limit: OutputLimit) {
+        let [hard, soft, seconds] = &self.0;
+        hard.store(limit.hard, Ordering::Relaxed);
+        soft.store(limit.soft, Ordering::Relaxed);
+        seconds.store(limit.soft_seconds, Ordering::Relaxed);
+    }
 }
 
 /// `client-output-buffer-limit`: one limit per client class, with Redis's defaults. Replicas

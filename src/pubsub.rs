@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::config::OutputLimit;
+use crate::config::{OutputLimit, SharedOutputLimit};
 use crate::glob::glob_match;
 pub use crate::keyspace_events::{EventClass, NotifyFlags};
 
@@ -171,8 +171,8 @@ pub struct Hub {
     /// Channel plus pattern subscriptions, so publishing to nobody costs one load.
     total: AtomicUsize,
     notify_flags: AtomicU32,
-    /// `client-output-buffer-limit pubsub`: hard, soft, soft seconds.
-    output_limit: [AtomicU64; 3],
+    /// `client-output-buffer-limit pubsub`.
+    output_limit: SharedOutputLimit,
 }
 
 impl Hub {
@@ -191,19 +191,7 @@ impl Hub {
     /// Changes how much output may wait for a subscriber
     /// (`client-output-buffer-limit pubsub`).
     pub fn set_output_limit(&self, limit: OutputLimit) {
-        let [hard, soft, seconds] = &self.output_limit;
-        hard.store(limit.hard, Ordering::Relaxed);
-        soft.store(limit.soft, Ordering::Relaxed);
-        seconds.store(limit.soft_seconds, Ordering::Relaxed);
-    }
-
-    fn output_limit(&self) -> OutputLimit {
-        let [hard, soft, seconds] = &self.output_limit;
-        OutputLimit {
-            hard: hard.load(Ordering::Relaxed),
-            soft: soft.load(Ordering::Relaxed),
-            soft_seconds: seconds.load(Ordering::Relaxed),
-        }
+        self.output_limit.store(limit);
     }
 
     /// Subscribes a client to a channel; false if it already was.
@@ -298,7 +286,7 @@ impl Hub {
         let subs = self.subscriptions.read();
         let channel = Bytes::copy_from_slice(channel);
         let payload = Bytes::copy_from_slice(payload);
-        let (limit, now_ms) = (self.output_limit(), crate::store::now_ms());
+        let (limit, now_ms) = (self.output_limit.load(), crate::store::now_ms());
         let deliver = |members: &HashMap<u64, Mailbox>, message: &Arc<Message>| {
             members
                 .values()

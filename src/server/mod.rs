@@ -34,7 +34,7 @@ pub use namespaces::NamespaceError;
 pub use stats::{Stats, resident_bytes};
 pub use users::{User, Users};
 
-use crate::config::{Config, OutputLimit};
+use crate::config::{Config, OutputLimit, SharedOutputLimit};
 use crate::memory::MemoryReading;
 use crate::metrics::CommandMetrics;
 use crate::persistence::Journal;
@@ -46,8 +46,7 @@ use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 pub struct LiveSettings {
     proto_max_bulk_len: AtomicU64,
     timeout: AtomicU64,
-    /// `client-output-buffer-limit normal`: hard, soft, soft seconds.
-    normal_output_limit: [AtomicU64; 3],
+    normal_output_limit: SharedOutputLimit,
     maxmemory: AtomicU64,
 }
 
@@ -69,12 +68,7 @@ impl LiveSettings {
 
     /// How much reply output may wait for a client without subscriptions.
     pub fn normal_output_limit(&self) -> OutputLimit {
-        let [hard, soft, seconds] = &self.normal_output_limit;
-        OutputLimit {
-            hard: hard.load(Ordering::Relaxed),
-            soft: soft.load(Ordering::Relaxed),
-            soft_seconds: seconds.load(Ordering::Relaxed),
-        }
+        self.normal_output_limit.load()
     }
 
     /// Copies the hot values out of a configuration.
@@ -83,11 +77,7 @@ impl LiveSettings {
             .store(config.proto_max_bulk_len, Ordering::Relaxed);
         self.timeout.store(config.timeout, Ordering::Relaxed);
         self.maxmemory.store(config.maxmemory, Ordering::Relaxed);
-        let limit = config.output_limits.normal;
-        let [hard, soft, seconds] = &self.normal_output_limit;
-        hard.store(limit.hard, Ordering::Relaxed);
-        soft.store(limit.soft, Ordering::Relaxed);
-        seconds.store(limit.soft_seconds, Ordering::Relaxed);
+        self.normal_output_limit.store(config.output_limits.normal);
     }
 }
 
@@ -190,7 +180,7 @@ const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
     let mut client_limit_log = ClientLimitLog::default();
     loop {
-        let (mut socket, addr) = match listener.accept().await {
+        let (socket, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of descriptors, say: the error repeats until a client leaves, so pause
@@ -207,27 +197,14 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
         };
         if protected && !is_local(addr) {
             tracing::debug!("refused {addr}: protected mode");
-            tokio::spawn(async move {
-                if socket
-                    .write_all(PROTECTED_MODE_DENIED.as_bytes())
-                    .await
-                    .is_ok()
-                {
-                    connection::close_gracefully(&mut socket).await;
-                }
-            });
+            tokio::spawn(refuse(socket, PROTECTED_MODE_DENIED.as_bytes()));
             continue;
         }
         if !state.clients.try_admit(maxclients) {
             state.stats.count_rejected();
             crate::metrics::connection_rejected();
             client_limit_log.note(addr, maxclients);
-            tokio::spawn(async move {
-                let refusal = socket.write_all(b"-ERR max number of clients reached\r\n");
-                if refusal.await.is_ok() {
-                    connection::close_gracefully(&mut socket).await;
-                }
-            });
+            tokio::spawn(refuse(socket, b"-ERR max number of clients reached\r\n"));
             continue;
         }
         state.stats.count_connection();
@@ -263,6 +240,14 @@ fn is_local(addr: SocketAddr) -> bool {
             ip == std::net::Ipv6Addr::LOCALHOST
                 || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
         }
+    }
+}
+
+/// Writes `error` to a connection that will not be served, then closes it so that the
+/// client reads it even if it already sent a command.
+async fn refuse(mut socket: tokio::net::TcpStream, error: &'static [u8]) {
+    if socket.write_all(error).await.is_ok() {
+        connection::close_gracefully(&mut socket).await;
     }
 }
 
