@@ -187,13 +187,16 @@ impl Connection {
         }
         let over_hard = limit.hard > 0 && waiting > limit.hard;
         let over_soft = limit.soft > 0 && waiting > limit.soft;
-        let since = *self
-            .replies_over_soft_since
-            .get_or_insert_with(Instant::now);
         if !over_soft {
             self.replies_over_soft_since = None;
         }
-        let soft_expired = over_soft && since.elapsed() >= Duration::from_secs(limit.soft_seconds);
+        // The clock is read only once over the soft limit: this runs after every batch.
+        let soft_expired = over_soft
+            && self
+                .replies_over_soft_since
+                .get_or_insert_with(Instant::now)
+                .elapsed()
+                >= Duration::from_secs(limit.soft_seconds);
         if over_hard || soft_expired {
             return Err(over_output_limit(client));
         }
