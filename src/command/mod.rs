@@ -15,6 +15,7 @@ pub mod server;
 pub mod session;
 pub mod string;
 pub mod table;
+pub mod transaction;
 
 use crate::protocol::Reply;
 use crate::server::{ClientState, ServerState};
@@ -101,15 +102,28 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
         return Reply::Silent;
     };
     let Some(spec) = lookup(name) else {
-        return Reply::Error(unknown_command(name, &args[1..]));
+        return transaction::refuse(ctx, None, unknown_command(name, &args[1..]));
     };
-    let spec = match resolve_subcommand(spec, args) {
+    let checked = resolve_subcommand(spec, args).and_then(|spec| admit(ctx, spec).map(|()| spec));
+    let spec = match checked {
         Ok(spec) => spec,
-        Err(error) => return Reply::Error(error.to_string()),
+        Err(error) => return transaction::refuse(ctx, Some(spec), error.to_string()),
     };
-    if let Err(error) = admit(ctx, spec) {
-        return Reply::Error(error.to_string());
+    if let Some(transaction) = &mut ctx.client.transaction
+        && !spec.flags.contains(Flags::TRANSACTION_CONTROL)
+    {
+        transaction.queue(spec, args);
+        return Reply::status("QUEUED");
     }
+    if spec.flags.contains(Flags::RUNS_ALONE) {
+        return run(ctx, spec, args);
+    }
+    let _gate = ctx.server.store.gate().enter();
+    run(ctx, spec, args)
+}
+
+/// Runs a command that passed dispatch's checks, counting it for INFO and the metrics.
+fn run(ctx: &mut Context, spec: &'static CommandSpec, args: &[&[u8]]) -> Reply {
     ctx.client.record_command(spec, ctx.now);
     let server = ctx.server;
     let started = server.metrics.is_some().then(quanta::Instant::now);

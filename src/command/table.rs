@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 
 use foldhash::fast::RandomState;
 
-use super::{CommandResult, Context, connection, keys, namespace, pubsub, server, session, string};
+use super::{
+    CommandResult, Context, connection, keys, namespace, pubsub, server, session, string,
+    transaction,
+};
 
 /// A command's implementation.
 pub type Handler = fn(&mut Context, &[&[u8]]) -> CommandResult;
@@ -40,6 +43,10 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 9);
     /// Allowed in RESP2 subscribe mode (internal; not reported).
     pub const SUBSCRIBE_CONTEXT: Flags = Flags(1 << 10);
+    /// Runs at once after MULTI instead of being queued (internal; not reported).
+    pub const TRANSACTION_CONTROL: Flags = Flags(1 << 11);
+    /// Takes the transaction gate itself, exclusively: EXEC (internal; not reported).
+    pub const RUNS_ALONE: Flags = Flags(1 << 12);
 
     const NAMES: [(Flags, &'static str); 10] = [
         (Flags::WRITE, "write"),
@@ -118,6 +125,7 @@ const PUBSUB: Flags = Flags::PUBSUB
     .with(Flags::LOADING)
     .with(Flags::STALE);
 const SUBSCRIPTION: Flags = PUBSUB.with(Flags::SUBSCRIBE_CONTEXT);
+const TX: Flags = Flags::TRANSACTION_CONTROL;
 const NONE: Flags = Flags(0);
 
 const fn cmd(
@@ -305,7 +313,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         CONN_FAST
             .with(Flags::NO_AUTH)
-            .with(Flags::SUBSCRIBE_CONTEXT),
+            .with(Flags::SUBSCRIBE_CONTEXT)
+            .with(Flags::TRANSACTION_CONTROL),
         NO_KEYS,
         connection::quit,
     ),
@@ -314,11 +323,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         1,
         CONN_FAST
             .with(Flags::NO_AUTH)
-            .with(Flags::SUBSCRIBE_CONTEXT),
+            .with(Flags::SUBSCRIBE_CONTEXT)
+            .with(Flags::TRANSACTION_CONTROL),
         NO_KEYS,
         connection::reset,
     ),
     container("client", -2, server::help, CLIENT),
+    // transactions
+    cmd("multi", 1, CONN_FAST.with(TX), NO_KEYS, transaction::multi),
+    cmd(
+        "exec",
+        1,
+        CONN.with(TX).with(Flags::RUNS_ALONE),
+        NO_KEYS,
+        transaction::exec,
+    ),
+    cmd(
+        "discard",
+        1,
+        CONN_FAST.with(TX),
+        NO_KEYS,
+        transaction::discard,
+    ),
+    cmd("watch", -2, CONN_FAST.with(TX), KEY_ALL, transaction::watch),
+    cmd("unwatch", 1, CONN_FAST, NO_KEYS, transaction::unwatch),
     // strings
     cmd("get", 2, RF, KEY1, string::get),
     cmd("set", -3, WD, KEY1, string::set),

@@ -19,6 +19,7 @@
 //! A write or fsync that fails stops the server: acknowledging what was not persisted is worse
 //! than being down.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,12 @@ use crate::config::AppendFsync;
 
 /// The longest an fsync under `always` waits for more records to share it.
 const GATHER_LIMIT: Duration = Duration::from_micros(200);
+
+thread_local! {
+    /// The records this thread appended since it opened a unit ([`Journal::begin_unit`]),
+    /// held back so they reach the file as one record.
+    static UNIT: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
 
 /// Effects appended but not yet written to the file.
 #[derive(Debug, Default)]
@@ -103,6 +110,8 @@ pub struct Journal {
     has_output: AtomicBool,
     /// Logical position known to be on disk.
     synced: tokio::sync::watch::Sender<u64>,
+    /// How many threads have a unit open, so appends look for theirs only then.
+    units_open: AtomicU32,
     /// INFO figures.
     pub stats: JournalStats,
 }
@@ -124,6 +133,7 @@ impl Journal {
             written: AtomicU64::new(0),
             has_output: AtomicBool::new(false),
             synced: tokio::sync::watch::Sender::new(0),
+            units_open: AtomicU32::new(0),
             stats: JournalStats::default(),
         }
     }
@@ -306,6 +316,14 @@ impl Journal {
         if !self.is_active() {
             return Ok(());
         }
+        if self.units_open.load(Ordering::Acquire) > 0
+            && let Some(encoded) = UNIT.with_borrow_mut(|unit| {
+                unit.as_mut()
+                    .map(|buf| codec::encode(effect, buf).map(|_| ()))
+            })
+        {
+            return encoded;
+        }
         {
             let mut pending = self.pending.lock();
             let len = codec::encode(effect, &mut pending.buf)?;
@@ -321,6 +339,40 @@ impl Journal {
             self.has_pending.notify_one();
         }
         Ok(())
+    }
+
+    /// Opens a unit on this thread: what it appends until [`Journal::end_unit`] is written as
+    /// one record, so a crash keeps all of it or none (EXEC). Other threads append as usual.
+    pub fn begin_unit(&self) {
+        if UNIT
+            .with_borrow_mut(|unit| unit.replace(Vec::new()))
+            .is_none()
+        {
+            self.units_open.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Closes this thread's unit: its records are appended as one [`Effect::Batch`] (the
+    /// batches of multi-key commands inside it flattened into it).
+    pub fn end_unit(&self) {
+        let Some(records) = UNIT.with_borrow_mut(Option::take) else {
+            return;
+        };
+        self.units_open.fetch_sub(1, Ordering::AcqRel);
+        let mut effects = Vec::new();
+        let mut rest = &records[..];
+        while !rest.is_empty() {
+            let (effect, len) = match codec::decode(rest) {
+                Ok(decoded) => decoded,
+                Err(error) => fatal("cannot reread a transaction's records", &error),
+            };
+            match effect {
+                Effect::Batch(inner) => effects.extend(inner),
+                effect => effects.push(effect),
+            }
+            rest = &rest[len..];
+        }
+        self.append(effects, true);
     }
 
     /// The end of the last record a reply must wait for. A connection persists up to it

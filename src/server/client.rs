@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use super::namespaces::NamespaceError;
 use super::users::User;
 use crate::command::CommandSpec;
+use crate::command::transaction::{Transaction, WatchedKeys};
 use crate::protocol::Protocol;
 use crate::pubsub::{Hub, Mailbox};
 use crate::store::{Database, Namespace, now_ms};
@@ -219,6 +220,10 @@ pub struct ClientState {
     pub patterns: BTreeSet<Bytes>,
     close_after_reply: bool,
     pause: Option<Duration>,
+    /// Commands queued since MULTI, until EXEC or DISCARD.
+    pub transaction: Option<Transaction>,
+    /// Keys WATCHed for the next EXEC.
+    pub watched: WatchedKeys,
 }
 
 impl ClientState {
@@ -245,6 +250,8 @@ impl ClientState {
             patterns: BTreeSet::new(),
             close_after_reply: false,
             pause: None,
+            transaction: None,
+            watched: WatchedKeys::default(),
         }
     }
 
@@ -272,6 +279,11 @@ impl ClientState {
 
     /// The namespace the connection works in.
     pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The namespace the connection works in, shared (to remember it beyond this call).
+    pub fn namespace_arc(&self) -> &Arc<Namespace> {
         &self.namespace
     }
 

@@ -163,7 +163,7 @@ impl Database {
             b: higher.index as u32,
         });
         for (mut x, mut y) in low_shards.into_iter().zip(high_shards) {
-            std::mem::swap(&mut *x, &mut *y);
+            x.swap_contents(&mut y);
             x.publish_next_due();
             y.publish_next_due();
         }

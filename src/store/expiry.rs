@@ -64,6 +64,8 @@ fn run(store: &Store) {
         clock.planned_wake.store(u64::MAX, Ordering::Release);
         let now = now_ms();
         let mut earliest = u64::MAX;
+        // Not in the middle of a transaction: EXEC's commands see no key expire meanwhile.
+        let gate = store.gate().enter();
         for namespace in store.namespaces() {
             let window = namespace.policy().recovery_window_ms;
             earliest = earliest.min(
@@ -82,6 +84,7 @@ fn run(store: &Store) {
                 }
             }
         }
+        drop(gate);
         let limit = now_ms() + MAX_IDLE_SLEEP.as_millis() as u64;
         clock
             .planned_wake

@@ -11,8 +11,10 @@
 
 pub mod database;
 pub mod expiry;
+pub mod gate;
 pub mod shard;
 pub mod value;
+pub mod watch;
 pub mod wheel;
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -24,6 +26,7 @@ use parking_lot::RwLock;
 
 pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
+pub use gate::TransactionGate;
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
@@ -161,6 +164,7 @@ pub struct Store {
     journal: Arc<Journal>,
     clock: Arc<ExpiryClock>,
     expired_keys: Arc<AtomicU64>,
+    gate: TransactionGate,
 }
 
 /// The namespace every connection starts in.
@@ -177,6 +181,7 @@ impl Store {
             journal,
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
+            gate: TransactionGate::default(),
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
         store
@@ -249,6 +254,11 @@ impl Store {
     /// A snapshot of all namespaces.
     pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
         self.namespaces.read().clone()
+    }
+
+    /// What EXEC holds exclusively and everything else shared.
+    pub fn gate(&self) -> &TransactionGate {
+        &self.gate
     }
 
     /// Where changes are logged.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use foldhash::fast::RandomState;
 
 use super::value::Value;
+use super::watch::Watchers;
 use super::wheel::{TimerId, TimingWheel};
 
 /// A key as stored: its own allocation, never a slice of a connection's read buffer.
@@ -112,6 +113,8 @@ pub struct Shard {
     /// How many keys have a deadline, and the sum of those deadlines: INFO keyspace's
     /// `expires` and `avg_ttl` without walking the keys.
     deadlines: Deadlines,
+    /// Clients watching keys of this shard (WATCH), marked on every change to them.
+    watchers: Watchers,
 }
 
 /// A count of deadlines and their sum, kept as keys gain and lose them.
@@ -155,6 +158,7 @@ impl Shard {
             journaled: false,
             changes: ChangeLog::default(),
             deadlines: Deadlines::default(),
+            watchers: Watchers::default(),
         }
     }
 
@@ -185,10 +189,25 @@ impl Shard {
         !self.changes.is_empty()
     }
 
+    /// Whether changes are worth recording: for the journal, or for a watching client.
+    fn records_changes(&self) -> bool {
+        self.journaled || !self.watchers.is_empty()
+    }
+
+    /// The one place every change to a key passes: logged for the journal, and marking the
+    /// clients that WATCH it.
     fn note_change(&mut self, key: &[u8], change: Change) {
         if self.journaled {
             self.changes.note(key, change);
         }
+        if !self.watchers.is_empty() {
+            self.watchers.touch(key);
+        }
+    }
+
+    /// The clients watching keys of this shard.
+    pub fn watchers_mut(&mut self) -> &mut Watchers {
+        &mut self.watchers
     }
 
     /// The entry for `key` as it is, past its deadline or not, without side effects: what
@@ -219,7 +238,7 @@ impl Shard {
     /// The live entry for `key`, to change its value; marks it accessed and changed.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_due(key, now);
-        if self.journaled && self.map.contains_key(key) {
+        if self.records_changes() && self.map.contains_key(key) {
             self.note_change(key, Change::Value);
         }
         let entry = self.map.get_mut(key)?;
@@ -314,7 +333,7 @@ impl Shard {
     /// Sets or clears the deadline of an existing key. A later deadline does not touch the
     /// wheel; an earlier one moves the timer.
     pub fn set_deadline(&mut self, key: &[u8], expires_at: Option<u64>) {
-        if self.journaled && self.map.contains_key(key) {
+        if self.records_changes() && self.map.contains_key(key) {
             self.note_change(key, Change::Deadline);
         }
         let Some(entry) = self.map.get_mut(key) else {
@@ -427,13 +446,27 @@ impl Shard {
     }
 
     /// Removes every key and timer; returns how many live keys there were. The caller
-    /// journals the flush as a whole.
+    /// journals the flush as a whole. Clients watching a key that was there are marked;
+    /// the watchers stay.
     pub fn clear(&mut self, now: u64) -> usize {
         let live = self.iter(now).count();
+        self.watchers.touch_where(|key| self.map.contains_key(key));
         let journaled = self.journaled;
+        let watchers = std::mem::take(&mut self.watchers);
         *self = Shard::new(now);
         self.journaled = journaled;
+        self.watchers = watchers;
         live
+    }
+
+    /// Exchanges the keys of two shards (SWAPDB) while each keeps its own watchers, which
+    /// are marked for every key that was there before or is there after.
+    pub fn swap_contents(&mut self, other: &mut Shard) {
+        std::mem::swap(self, other);
+        std::mem::swap(&mut self.watchers, &mut other.watchers);
+        let existed = |key: &[u8]| self.map.contains_key(key) || other.map.contains_key(key);
+        self.watchers.touch_where(existed);
+        other.watchers.touch_where(existed);
     }
 }
 
