@@ -22,6 +22,7 @@ use thiserror::Error;
 use crate::glob::glob_match;
 use crate::keyspace_events::NotifyFlags;
 use crate::split_args::split_args;
+use crate::store::eviction::EvictionPolicy;
 
 use Mutability::{Runtime, StartUp};
 
@@ -51,6 +52,10 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     /// Memory limit in bytes; 0 means none (`maxmemory`).
     pub maxmemory: u64,
+    /// What goes when memory is over the limit (`maxmemory-policy`).
+    pub maxmemory_policy: EvictionPolicy,
+    /// Keys sampled per eviction (`maxmemory-samples`).
+    pub maxmemory_samples: u64,
     /// How much output may wait for a client, by class (`client-output-buffer-limit`).
     pub output_limits: OutputLimits,
     /// Directory for the append-only files (`dir`).
@@ -593,6 +598,10 @@ static PARAMS: &[Param] = &[
         |c, v| memory(v, 1024 * 1024, i64::MAX as u64).map(|n| c.proto_max_bulk_len = n)),
     Param::new("maxmemory", Runtime, |c| c.maxmemory.to_string(),
         |c, v| memory(v, 0, u64::MAX).map(|n| c.maxmemory = n)),
+    Param::new("maxmemory-policy", Runtime, |c| c.maxmemory_policy.as_str().into(),
+        |c, v| one_of(v, EvictionPolicy::CHOICES).map(|p| c.maxmemory_policy = p)),
+    Param::new("maxmemory-samples", Runtime, |c| c.maxmemory_samples.to_string(),
+        |c, v| integer(v, 1, 64).map(|n| c.maxmemory_samples = n as u64)),
     Param::new("dir", StartUp, |c| absolute(&c.dir),
         |c, v| non_empty(v).map(|d| c.dir = PathBuf::from(d))),
     Param::new("appendonly", Runtime, |c| yes_no(c.appendonly),
@@ -679,6 +688,8 @@ impl Default for Config {
             timeout: 0,
             proto_max_bulk_len: 512 * 1024 * 1024,
             maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::NoEviction,
+            maxmemory_samples: 5,
             dir: PathBuf::from("."),
             appendonly: true,
             appendfsync: AppendFsync::EverySec,

@@ -66,6 +66,17 @@ impl MemoryReading {
         self.read_at.store(monotonic_ms(), Ordering::Relaxed);
     }
 
+    /// Lowers the reading by an estimate of what was just freed (eviction), until the next
+    /// real reading: the allocator's totals lag behind frees its thread caches keep, and a
+    /// reading that does not move would make every next command evict again.
+    pub fn note_freed(&self, bytes: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                Some(used.saturating_sub(bytes))
+            });
+    }
+
     /// Whether memory is over `maxmemory` (0 = no limit), so commands that may grow it are
     /// refused. One caller refreshes a reading older than [`READING_MAX_AGE`]; the others use
     /// it meanwhile.

@@ -19,7 +19,7 @@ pub mod transaction;
 
 use crate::protocol::Reply;
 use crate::server::{ClientState, ServerState};
-use crate::store::Database;
+use crate::store::{Database, eviction};
 
 pub use table::{CommandSpec, Flags, lookup};
 
@@ -194,11 +194,20 @@ fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
             spec.name
         )));
     }
-    if spec.flags.contains(Flags::DENYOOM) && ctx.server.memory.is_over(ctx.server.live.maxmemory())
-    {
-        return Err(CommandError::Coded(
-            "OOM command not allowed when used memory > 'maxmemory'.".into(),
-        ));
+    let maxmemory = ctx.server.live.maxmemory();
+    if maxmemory > 0 && ctx.server.memory.is_over(maxmemory) {
+        let (policy, samples) = ctx.server.live.eviction();
+        let excess = ctx.server.memory.used() - maxmemory;
+        let freed = {
+            let _gate = ctx.server.store.gate().enter();
+            eviction::evict(&ctx.server.store, policy, samples, excess)
+        };
+        ctx.server.memory.note_freed(freed);
+        if spec.flags.contains(Flags::DENYOOM) && ctx.server.memory.is_over(maxmemory) {
+            return Err(CommandError::Coded(
+                "OOM command not allowed when used memory > 'maxmemory'.".into(),
+            ));
+        }
     }
     if ctx.client.in_resp2_subscribe_mode() && !spec.flags.contains(Flags::SUBSCRIBE_CONTEXT) {
         return Err(CommandError::err(format!(

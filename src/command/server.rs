@@ -246,7 +246,8 @@ fn info_memory(ctx: &Context) -> String {
     let maxmemory = ctx.server.config.read().maxmemory;
     fields.push(("maxmemory", maxmemory.to_string()));
     fields.push(("maxmemory_human", human_bytes(maxmemory)));
-    fields.push(("maxmemory_policy", "noeviction".into()));
+    let policy = ctx.server.config.read().maxmemory_policy;
+    fields.push(("maxmemory_policy", policy.as_str().into()));
     fields.extend(info_memory_fragmentation(allocator, rss));
     fields.extend(info_memory_buffers(ctx));
     section("Memory", &fields)
@@ -500,13 +501,14 @@ fn info_stats(ctx: &Context) -> String {
     section("Stats", &fields)
 }
 
-/// Expiry and eviction. The timing wheel has no time cap per pass, and nothing is evicted
-/// (`maxmemory-policy noeviction`).
+/// Expiry and eviction. The timing wheel has no time cap per pass; clients are never
+/// evicted, and key eviction is not timed.
 fn info_stats_expiry(ctx: &Context) -> InfoFields {
     // The wheel removes keys at their deadline, so none linger past it to be counted stale.
     let stale = "0.00".to_string();
     let mut fields = vec![
         ("expired_keys", ctx.server.store.expired_keys().to_string()),
+        ("evicted_keys", ctx.server.store.evicted_keys().to_string()),
         ("expired_stale_perc", stale),
         ("expired_time_cap_reached_count", "0".into()),
         (
@@ -517,7 +519,6 @@ fn info_stats_expiry(ctx: &Context) -> InfoFields {
     fields.extend(info_constants(
         "0",
         &[
-            "evicted_keys",
             "evicted_clients",
             "total_eviction_exceeded_time",
             "current_eviction_exceeded_time",

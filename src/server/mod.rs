@@ -22,7 +22,7 @@ pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
@@ -39,6 +39,7 @@ use crate::memory::MemoryReading;
 use crate::metrics::CommandMetrics;
 use crate::persistence::Journal;
 use crate::pubsub::Hub;
+use crate::store::eviction::EvictionPolicy;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
 
 /// Configuration values read on every request, kept in atomics so the hot path takes no lock.
@@ -48,6 +49,8 @@ pub struct LiveSettings {
     timeout: AtomicU64,
     normal_output_limit: SharedOutputLimit,
     maxmemory: AtomicU64,
+    maxmemory_policy: AtomicU8,
+    maxmemory_samples: AtomicU64,
 }
 
 impl LiveSettings {
@@ -66,6 +69,14 @@ impl LiveSettings {
         self.maxmemory.load(Ordering::Relaxed)
     }
 
+    /// What goes when memory is over the limit, and how many keys each pick samples.
+    pub fn eviction(&self) -> (EvictionPolicy, usize) {
+        (
+            EvictionPolicy::from_code(self.maxmemory_policy.load(Ordering::Relaxed)),
+            self.maxmemory_samples.load(Ordering::Relaxed) as usize,
+        )
+    }
+
     /// How much reply output may wait for a client without subscriptions.
     pub fn normal_output_limit(&self) -> OutputLimit {
         self.normal_output_limit.load()
@@ -77,6 +88,10 @@ impl LiveSettings {
             .store(config.proto_max_bulk_len, Ordering::Relaxed);
         self.timeout.store(config.timeout, Ordering::Relaxed);
         self.maxmemory.store(config.maxmemory, Ordering::Relaxed);
+        self.maxmemory_policy
+            .store(config.maxmemory_policy.code(), Ordering::Relaxed);
+        self.maxmemory_samples
+            .store(config.maxmemory_samples, Ordering::Relaxed);
         self.normal_output_limit.store(config.output_limits.normal);
     }
 }

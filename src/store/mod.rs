@@ -10,6 +10,7 @@
 //! ```
 
 pub mod database;
+pub mod eviction;
 pub mod expiry;
 pub mod gate;
 pub mod shard;
@@ -164,6 +165,8 @@ pub struct Store {
     journal: Arc<Journal>,
     clock: Arc<ExpiryClock>,
     expired_keys: Arc<AtomicU64>,
+    /// Keys removed for `maxmemory` (INFO `evicted_keys`).
+    evicted_keys: AtomicU64,
     gate: TransactionGate,
 }
 
@@ -181,6 +184,7 @@ impl Store {
             journal,
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
+            evicted_keys: AtomicU64::new(0),
             gate: TransactionGate::default(),
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
@@ -254,6 +258,11 @@ impl Store {
     /// A snapshot of all namespaces.
     pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
         self.namespaces.read().clone()
+    }
+
+    /// Keys evicted for `maxmemory` since start.
+    pub fn evicted_keys(&self) -> u64 {
+        self.evicted_keys.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What EXEC holds exclusively and everything else shared.

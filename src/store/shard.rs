@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use foldhash::fast::RandomState;
 
+use super::eviction::EvictionPolicy;
 use super::value::Value;
 use super::watch::Watchers;
 use super::wheel::{TimerId, TimingWheel};
@@ -411,6 +412,30 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// Of `samples` keys with a deadline picked from `seed` on, the one `policy` would
+    /// evict first (for `maxmemory`), with a guess of the bytes removing it frees.
+    pub fn eviction_candidate(
+        &self,
+        policy: EvictionPolicy,
+        samples: usize,
+        seed: usize,
+    ) -> Option<(Key, usize)> {
+        let spread = self.wheel.len().max(1);
+        (0..samples.max(1))
+            .filter_map(|n| {
+                let key = self
+                    .wheel
+                    .sample(seed.wrapping_add(n.wrapping_mul(spread / 7 + 1)))?;
+                self.map.get(key).map(|entry| (key, entry))
+            })
+            .min_by_key(|(_, entry)| match policy {
+                EvictionPolicy::VolatileTtl => entry.expires_at,
+                EvictionPolicy::VolatileLru => entry.last_access,
+                EvictionPolicy::VolatileRandom | EvictionPolicy::NoEviction => 0,
+            })
+            .map(|(key, entry)| (key.clone(), key.len() + entry.value.approximate_size()))
     }
 
     /// The earliest time a timer may fire, as a lower bound.

@@ -37,6 +37,15 @@ impl Value {
         }
     }
 
+    /// Roughly how many bytes the value occupies, with the entry around it: what evicting
+    /// it frees (for `maxmemory`).
+    pub fn approximate_size(&self) -> usize {
+        const ENTRY_OVERHEAD: usize = 96;
+        match self {
+            Value::Str(data, _) => ENTRY_OVERHEAD + data.len(),
+        }
+    }
+
     /// The name `OBJECT ENCODING` reports, mirroring Redis's choices for the same content.
     pub fn encoding_name(&self) -> &'static str {
         match self {

@@ -210,6 +210,21 @@ impl<T> TimingWheel<T> {
         }
     }
 
+    /// The item of an armed timer picked by `seed` (the first armed slab entry from a
+    /// position derived from it): a cheap sample of the timers for eviction, O(1) while the
+    /// slab is mostly armed. `None` when empty.
+    pub fn sample(&self, seed: usize) -> Option<&T> {
+        if self.len == 0 {
+            return None;
+        }
+        let start = seed % self.nodes.len();
+        let (after, before) = self.nodes.split_at(start);
+        before
+            .iter()
+            .chain(after)
+            .find_map(|node| node.item.as_ref())
+    }
+
     /// Whether `id` names an armed timer.
     fn is_armed(&self, id: TimerId) -> bool {
         self.nodes
@@ -321,6 +336,19 @@ impl<T> TimingWheel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_finds_only_armed_timers() {
+        let mut wheel = TimingWheel::new(0);
+        assert_eq!(wheel.sample(3), None);
+        let ids: Vec<_> = (0..10).map(|n| wheel.insert(100 + n, n)).collect();
+        for id in &ids[..9] {
+            wheel.remove(*id);
+        }
+        for seed in 0..20 {
+            assert_eq!(wheel.sample(seed), Some(&9));
+        }
+    }
     use std::collections::{BTreeMap, HashMap};
 
     const EPOCH: u64 = 1 << 36;
