@@ -63,6 +63,12 @@ impl From<crate::server::NamespaceError> for CommandError {
     }
 }
 
+impl From<crate::store::value::WrongType> for CommandError {
+    fn from(_: crate::store::value::WrongType) -> Self {
+        CommandError::WrongType
+    }
+}
+
 impl CommandError {
     /// An `ERR` error with this text.
     pub fn err(text: impl Into<String>) -> Self {

@@ -11,11 +11,13 @@
 
 pub mod database;
 pub mod expiry;
+pub mod hash;
+pub mod listpack;
 pub mod shard;
 pub mod value;
 pub mod wheel;
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,6 +26,7 @@ use parking_lot::RwLock;
 
 pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
+pub use hash::{Hash, HashLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
@@ -161,6 +164,14 @@ pub struct Store {
     journal: Arc<Journal>,
     clock: Arc<ExpiryClock>,
     expired_keys: Arc<AtomicU64>,
+    hash_limits: EncodingLimits,
+}
+
+/// A compact encoding's two thresholds, changed at run time by `CONFIG SET`.
+#[derive(Debug)]
+struct EncodingLimits {
+    entries: AtomicUsize,
+    value: AtomicUsize,
 }
 
 /// The namespace every connection starts in.
@@ -177,6 +188,10 @@ impl Store {
             journal,
             clock: Arc::new(ExpiryClock::default()),
             expired_keys: Arc::new(AtomicU64::new(0)),
+            hash_limits: EncodingLimits {
+                entries: AtomicUsize::new(HashLimits::default().max_packed_entries),
+                value: AtomicUsize::new(HashLimits::default().max_packed_value),
+            },
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
         store
@@ -188,9 +203,7 @@ impl Store {
         if let Some(existing) = namespaces.iter().find(|ns| ns.name == name) {
             return existing.clone();
         }
-        let id = self
-            .next_namespace_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_namespace_id.fetch_add(1, Ordering::Relaxed);
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
@@ -263,7 +276,27 @@ impl Store {
 
     /// Keys removed because their deadline passed, since start.
     pub fn expired_keys(&self) -> u64 {
-        self.expired_keys.load(std::sync::atomic::Ordering::Relaxed)
+        self.expired_keys.load(Ordering::Relaxed)
+    }
+
+    /// When a hash leaves the packed encoding (`hash-max-listpack-*`).
+    pub fn hash_limits(&self) -> HashLimits {
+        HashLimits {
+            max_packed_entries: self.hash_limits.entries.load(Ordering::Relaxed),
+            max_packed_value: self.hash_limits.value.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when hashes leave the packed encoding, from now on (hashes already tables
+    /// stay tables).
+    pub fn set_hash_limits(&self, limits: HashLimits) {
+        let stored = &self.hash_limits;
+        stored
+            .entries
+            .store(limits.max_packed_entries, Ordering::Relaxed);
+        stored
+            .value
+            .store(limits.max_packed_value, Ordering::Relaxed);
     }
 
     /// The layout the store was built with.
