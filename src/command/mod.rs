@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod connection;
+pub mod hash;
 pub mod help;
 pub mod keys;
 pub mod long_double;
