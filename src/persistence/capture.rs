@@ -78,6 +78,32 @@ pub fn hash_fields<'a>(
     }
 }
 
+/// Most pairs of a hash in one record of a rewrite's base; a larger hash is written in
+/// parts, so no record grows with the size of a hash.
+pub const BASE_PAIRS: usize = 1024;
+
+/// The effects that recreate `key` holding `value` until `expires_at` in a rewrite's base:
+/// one [`Effect::Set`], or for a hash of more than [`BASE_PAIRS`] fields, its fields in
+/// parts ([`Effect::HashFields`], which replay in any order, as a base's records may).
+pub fn key_base<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    value: &'a Value,
+    expires_at: Option<u64>,
+) -> Vec<Effect<'a>> {
+    match value {
+        Value::Hash(hash) if hash.len() > BASE_PAIRS => {
+            let fields: Vec<&[u8]> = hash.iter().map(|(field, _)| field).collect();
+            fields
+                .chunks(BASE_PAIRS)
+                .map(|part| hash_fields(namespace, db, key, hash, part.iter().copied(), expires_at))
+                .collect()
+        }
+        _ => vec![key_state(namespace, db, key, value, expires_at)],
+    }
+}
+
 /// The effect that recreates `key` holding `value` until `expires_at`.
 pub fn key_state<'a>(
     namespace: &'a str,

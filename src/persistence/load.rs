@@ -61,8 +61,9 @@ pub fn load(
     let last = manifest.files().count() - 1;
     for (index, entry) in manifest.files().enumerate() {
         let path = dir.join(&entry.name);
-        // A base's records are independent (each key and session once, every namespace's
-        // policy absolute), so threads can share it; incremental files replay in order.
+        // A base's records are independent (each key and session once, or a large hash in
+        // parts that commute; every namespace's policy absolute), so threads can share it;
+        // incremental files replay in order.
         let (records, end) = if entry.kind == FileKind::Base && index != last {
             replay_shared(&path, entry, store, now)?
         } else {

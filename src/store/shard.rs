@@ -621,6 +621,62 @@ mod tests {
         assert_eq!(shard.deadlines(), Deadlines::default());
     }
 
+    fn logged(log: &ChangeLog) -> Vec<(Vec<u8>, Change, Vec<Vec<u8>>)> {
+        log.iter()
+            .map(|(key, change, members)| {
+                (
+                    key.to_vec(),
+                    change,
+                    members.iter().map(<[u8]>::to_vec).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn member_changes_merge_with_the_other_changes_of_their_key() {
+        let mut log = ChangeLog::default();
+        log.note(b"h", Change::Deadline);
+        log.note_member(b"h", b"a");
+        log.note_member(b"h", b"b");
+        log.note(b"h", Change::Deadline);
+        log.note_member(b"other", b"x");
+        log.note(b"v", Change::Value);
+        log.note_member(b"v", b"ignored");
+        log.note_member(b"w", b"y");
+        log.note(b"w", Change::Value);
+        let owned = |s: &[u8]| s.to_vec();
+        assert_eq!(
+            logged(&log),
+            [
+                (owned(b"h"), Change::Members, vec![owned(b"a"), owned(b"b")]),
+                (owned(b"other"), Change::Members, vec![owned(b"x")]),
+                (owned(b"v"), Change::Value, vec![]),
+                (owned(b"w"), Change::Value, vec![owned(b"y")]),
+            ]
+        );
+        log.clear();
+        assert!(log.is_empty() && log.iter().next().is_none());
+    }
+
+    #[test]
+    fn edits_note_members_only_when_journaled() {
+        let mut shard = Shard::new(0);
+        shard.set(b"k", text("v"), None, 0);
+        let (_, mut notes) = shard.edit(b"k", 5).expect("k exists");
+        notes.note(b"m");
+        assert!(!shard.has_changes());
+        assert_eq!(shard.get(b"k", 5).map(|e| e.last_access), Some(5));
+        shard.set_journaled(true);
+        let (_, mut notes) = shard.edit(b"k", 6).expect("k exists");
+        notes.note(b"m");
+        assert_eq!(
+            logged(&shard.take_changes()),
+            [(b"k".to_vec(), Change::Members, vec![b"m".to_vec()])]
+        );
+        assert!(shard.edit(b"absent", 6).is_none());
+    }
+
     #[test]
     fn overwriting_without_ttl_clears_the_deadline() {
         let mut shard = Shard::new(0);
