@@ -718,6 +718,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The thresholds of the packed hash encoding (`hash-max-listpack-entries`, `-value`).
+    pub fn hash_limits(&self) -> crate::store::HashLimits {
+        crate::store::HashLimits {
+            max_packed_entries: self.hash_max_listpack_entries,
+            max_packed_value: self.hash_max_listpack_value,
+        }
+    }
+
     /// Builds the configuration from `sessiond`'s arguments (without the program name):
     /// `[CONFIG_FILE] [--directive value ...]`. The file, if the first argument does not start
     /// with `--`, is applied first; each `--directive` takes the arguments up to the next `--`

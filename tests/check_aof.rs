@@ -37,10 +37,10 @@ fn fix(target: &Path) -> Run {
     check_aof(&[Path::new("--fix"), target])
 }
 
-/// The `i`th of a few different effects.
+/// The `i`th of a few different effects, hashes (whole and by fields) among them.
 fn effect(i: usize) -> Effect<'static> {
     let namespace: std::borrow::Cow<'static, str> = "default".into();
-    match i % 4 {
+    match i % 6 {
         0 => Effect::Set {
             namespace,
             db: 0,
@@ -66,6 +66,30 @@ fn effect(i: usize) -> Effect<'static> {
             namespace,
             db: 1,
             keys: vec![format!("key:{i}").into_bytes().into()],
+        },
+        3 => Effect::Set {
+            namespace,
+            db: 0,
+            key: format!("hash:{i}").into_bytes().into(),
+            value: StoredValue::Hash(vec![
+                (b"user_id".to_vec().into(), b"42".to_vec().into()),
+                (
+                    b"csrf".to_vec().into(),
+                    format!("token {i}").into_bytes().into(),
+                ),
+            ]),
+            expire_at: 1_700_000_000_000,
+        },
+        4 => Effect::HashFields {
+            namespace,
+            db: 0,
+            key: format!("hash:{i}").into_bytes().into(),
+            set: vec![(
+                b"field".to_vec().into(),
+                format!("value {i}").into_bytes().into(),
+            )],
+            del: vec![b"gone".to_vec().into()],
+            expire_at: 0,
         },
         _ => Effect::SessionTouch {
             namespace,

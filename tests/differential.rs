@@ -790,16 +790,27 @@ fn scan_visits_the_same_keys() {
             expected_all.insert(key.into_bytes());
         }
     }
+    let expected_strings = expected_all.clone();
+    let mut expected_hashes = BTreeSet::new();
+    for i in 0..50 {
+        let key = format!("hash:{i}");
+        let hset = ["HSET", key.as_str(), "f", "v"];
+        assert_eq!(reference.call(&hset), b":1\r\n");
+        assert_eq!(candidate.call(&hset), b":1\r\n", "HSET {key} on sessiond");
+        expected_hashes.insert(key.clone().into_bytes());
+        expected_all.insert(key.into_bytes());
+    }
     let expected_users: KeySet = (0..300).map(|i| format!("user:{i}").into_bytes()).collect();
-    let cases: [(&[&str], Option<&KeySet>); 8] = [
+    let cases: [(&[&str], Option<&KeySet>); 9] = [
         (&[], Some(&expected_all)),
         (&["COUNT", "1"], Some(&expected_all)),
         (&["COUNT", "1000"], Some(&expected_all)),
         (&["MATCH", "user:*"], Some(&expected_users)),
         (&["MATCH", "user:*", "COUNT", "7"], Some(&expected_users)),
-        (&["TYPE", "string"], Some(&expected_all)),
+        (&["TYPE", "string"], Some(&expected_strings)),
         (&["MATCH", "x1?y", "TYPE", "string", "COUNT", "3"], None),
-        (&["TYPE", "hash"], None),
+        (&["TYPE", "hash"], Some(&expected_hashes)),
+        (&["TYPE", "HASH", "MATCH", "hash:1*"], None),
     ];
     for (extra, expected) in cases {
         let from_reference = scan_all(&mut reference, extra);
@@ -825,6 +836,71 @@ fn scan_visits_the_same_keys() {
         10,
         "x10y..x19y"
     );
+}
+
+/// Runs a full HSCAN iteration of `key` and returns the pairs it visited,
+/// failing on a malformed reply or a pair returned twice.
+fn hscan_all(client: &mut RawClient, key: &str, extra: &[&str]) -> BTreeSet<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = BTreeSet::new();
+    let mut cursor = b"0".to_vec();
+    for _ in 0..100_000 {
+        let mut args = vec![b"HSCAN".to_vec(), key.as_bytes().to_vec(), cursor.clone()];
+        args.extend(extra.iter().map(|a| a.as_bytes().to_vec()));
+        let reply = frame(&client.call(&args));
+        assert!(
+            reply.kind == b'*'
+                && reply.items.len() == 2
+                && reply.items[1].items.len().is_multiple_of(2),
+            "HSCAN {key} {}: expected [cursor, pairs], got \"{}\"",
+            escape(&cursor),
+            escape(&reply.raw)
+        );
+        cursor = reply.items[0].data.clone();
+        for pair in reply.items[1].items.chunks(2) {
+            let new = pairs.insert((pair[0].data.clone(), pair[1].data.clone()));
+            assert!(new, "HSCAN {key} returned {} twice", escape(&pair[0].data));
+        }
+        if cursor == b"0" {
+            return pairs;
+        }
+    }
+    panic!("HSCAN {key} did not finish within 100000 calls");
+}
+
+/// A full HSCAN of a packed hash and of a table visits the same pairs on both
+/// servers, with and without MATCH and COUNT, whatever the cursors.
+#[test]
+fn hscan_visits_the_same_fields() {
+    let pair = Pair::start();
+    let mut reference = pair.reference.raw();
+    let mut candidate = pair.candidate.raw();
+    for (key, fields) in [("small", 5), ("large", 700)] {
+        for i in 0..fields {
+            let set = ["HSET", key, &format!("f{i}"), &format!("v{i}")];
+            assert_eq!(reference.call(&set), b":1\r\n");
+            assert_eq!(candidate.call(&set), b":1\r\n", "HSET {key} on sessiond");
+        }
+        let encoding = ["OBJECT", "ENCODING", key];
+        assert_eq!(
+            reference.call(&encoding),
+            candidate.call(&encoding),
+            "{key}"
+        );
+        for extra in [
+            &[][..],
+            &["COUNT", "1"],
+            &["COUNT", "1000"],
+            &["MATCH", "f1*"],
+            &["MATCH", "f?", "COUNT", "3"],
+        ] {
+            let from_reference = hscan_all(&mut reference, key, extra);
+            let from_candidate = hscan_all(&mut candidate, key, extra);
+            assert_eq!(from_candidate, from_reference, "HSCAN {key} {extra:?}");
+            if extra.is_empty() {
+                assert_eq!(from_reference.len(), fields, "HSCAN {key}: every field");
+            }
+        }
+    }
 }
 
 /// The script parser follows redis-cli's quoting and the prefixes above.

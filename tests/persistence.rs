@@ -62,19 +62,54 @@ struct Acked {
     counter: Option<(String, i64)>,
     /// Session ids and the value of their field `n`.
     sessions: BTreeMap<String, String>,
+    /// The writer's hash, its fields and their values (`None`: deleted).
+    hash: String,
+    hash_fields: BTreeMap<String, Option<String>>,
+}
+
+/// The hash a writer changes.
+fn hash_key(writer: usize) -> String {
+    format!("hash:{writer}")
 }
 
 /// Writes until the connection fails, recording every write whose reply arrived. Every
-/// eighth step sends a pipeline of sixteen SETs, acknowledged one by one as replies arrive.
+/// eighth step sends a pipeline of sixteen SETs, acknowledged one by one as replies arrive;
+/// another sets sixteen fields of the writer's hash and deletes two of them again.
 fn write_until_killed(addr: SocketAddr, writer: usize, round: usize, acks: &AtomicUsize) -> Acked {
     let mut raw = RawClient::connect(addr);
-    let mut acked = Acked::default();
+    let mut acked = Acked {
+        hash: hash_key(writer),
+        ..Acked::default()
+    };
     let counter = format!("counter:{writer}");
     for step in 0.. {
         let key = format!("r{round}:w{writer}:k{step}");
         let value = format!("v{step}");
         let outcome = match step % 8 {
-            0..=3 => raw
+            3 => {
+                let fields: Vec<String> = (0..16).map(|i| format!("r{round}s{step}f{i}")).collect();
+                let mut hset = vec!["HSET".to_string(), hash_key(writer)];
+                for field in &fields {
+                    hset.extend([field.clone(), value.clone()]);
+                }
+                let hdel = ["HDEL", &hash_key(writer), &fields[0], &fields[1]];
+                let mut batch = common::encode_command(&hset);
+                batch.extend(common::encode_command(&hdel));
+                raw.try_send_raw(&batch).ok().and_then(|()| {
+                    let reply = raw.try_read_reply(common::READ_TIMEOUT).ok()?;
+                    assert_eq!(reply, b":16\r\n");
+                    for field in &fields[2..] {
+                        acked.hash_fields.insert(field.clone(), Some(value.clone()));
+                    }
+                    let reply = raw.try_read_reply(common::READ_TIMEOUT).ok()?;
+                    assert_eq!(reply, b":2\r\n");
+                    for field in &fields[..2] {
+                        acked.hash_fields.insert(field.clone(), None);
+                    }
+                    Some(())
+                })
+            }
+            0..=2 => raw
                 .try_send(&["SET", &key, &value])
                 .ok()
                 .and_then(|()| raw.try_read_reply(common::READ_TIMEOUT).ok())
@@ -135,6 +170,14 @@ fn assert_all_present(connection: &mut Connection, acked: &[Acked], context: &st
                 "{context}: {key} is {found}, {n} was acknowledged"
             );
         }
+        for (field, value) in &writer.hash_fields {
+            let found: Option<String> = redis::cmd("HGET")
+                .arg(&writer.hash)
+                .arg(field)
+                .query(connection)
+                .unwrap();
+            assert_eq!(&found, value, "{context}: hash field {field}");
+        }
         for (id, value) in &writer.sessions {
             let found: Option<Vec<String>> = redis::cmd("SESSION.PEEK")
                 .arg(id)
@@ -151,12 +194,14 @@ fn assert_all_present(connection: &mut Connection, acked: &[Acked], context: &st
 }
 
 /// Rounds of: four writers, `kill -9` after a random number of acknowledgements, restart,
-/// every acknowledged write of every round so far present.
+/// every acknowledged write of every round so far present. Hashes leave the packed encoding
+/// past 64 fields, so the writers' hashes are logged whole, then field by field.
 fn crash_rounds(fsync: &str, rounds: usize, seed: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut random = Random(seed);
     let mut acked: Vec<Acked> = Vec::new();
-    let mut server = start(dir.path(), fsync, &[]);
+    let small_hashes = ["--hash-max-listpack-entries", "64"];
+    let mut server = start(dir.path(), fsync, &small_hashes);
     for round in 0..rounds {
         let acks = Arc::new(AtomicUsize::new(0));
         let target = 50 + random.next(400) as usize;
@@ -176,10 +221,20 @@ fn crash_rounds(fsync: &str, rounds: usize, seed: u64) {
         for writer in writers {
             acked.push(writer.join().expect("writer thread"));
         }
-        server = start(dir.path(), fsync, &[]);
+        server = start(dir.path(), fsync, &small_hashes);
         let context = format!("{fsync}, round {round} (seed {seed})");
         assert_all_present(&mut server.connection(), &acked, &context);
     }
+    let mut connection = server.connection();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(hash_key(0))
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        encoding, "hashtable",
+        "the writers' hashes grew into tables"
+    );
 }
 
 #[test]
@@ -382,17 +437,39 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Every key of database 0 with its value and absolute deadline (`PEXPIRETIME`).
-fn keys_with_deadlines(connection: &mut Connection) -> BTreeMap<String, (String, i64)> {
+/// What a key holds, as a test compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Held {
+    String(String),
+    Hash(BTreeMap<String, String>),
+}
+
+/// Every key of database 0 with what it holds and its absolute deadline (`PEXPIRETIME`).
+fn keys_with_deadlines(connection: &mut Connection) -> BTreeMap<String, (Held, i64)> {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(connection).unwrap();
     keys.into_iter()
         .filter_map(|key| {
-            let value: Option<String> = redis::cmd("GET").arg(&key).query(connection).unwrap();
+            let kind: String = redis::cmd("TYPE").arg(&key).query(connection).unwrap();
+            // A key may expire between TYPE and the read: then it is gone.
+            let held = match kind.as_str() {
+                "string" => Held::String(
+                    redis::cmd("GET")
+                        .arg(&key)
+                        .query::<Option<String>>(connection)
+                        .unwrap()?,
+                ),
+                "hash" => Held::Hash(redis::cmd("HGETALL").arg(&key).query(connection).unwrap()),
+                "none" => return None,
+                other => panic!("{key} holds a {other}"),
+            };
+            if held == Held::Hash(BTreeMap::new()) {
+                return None;
+            }
             let deadline: i64 = redis::cmd("PEXPIRETIME")
                 .arg(&key)
                 .query(connection)
                 .unwrap();
-            value.map(|value| (key, (value, deadline)))
+            Some((key, (held, deadline)))
         })
         .collect()
 }
@@ -421,11 +498,70 @@ fn await_info(connection: &mut Connection, field: &str, value: &str) {
     }
 }
 
+/// One hash write of a rewrite's writers: on two large hashes all writers share (tables of
+/// 1,500 fields, written to the base in parts) and 36 small ones per writer, set fields,
+/// delete some, count in one, give them deadlines near and far, or remove them.
+fn hash_step(writer: usize, step: u64) -> redis::Cmd {
+    let n = step / 3;
+    let key = if n % 40 < 4 {
+        format!("big:{}", n % 2)
+    } else {
+        format!("w{writer}:h{}", n % 40)
+    };
+    let field = |i: u64| {
+        if n % 40 < 4 {
+            format!("f{}", (n / 40 * 7 + i) % 1500)
+        } else {
+            format!("f{}", (n + i) % 6)
+        }
+    };
+    let mut command;
+    match n % 10 {
+        0..=5 => {
+            command = redis::cmd("HSET");
+            command.arg(&key);
+            for i in 0..8 {
+                command.arg(field(i)).arg(format!("v{step}"));
+            }
+        }
+        6 => {
+            command = redis::cmd("HDEL");
+            command.arg(&key).arg(field(3)).arg(field(5));
+        }
+        7 => {
+            command = redis::cmd("HINCRBY");
+            command.arg(&key).arg("counter").arg(1);
+        }
+        8 => {
+            command = redis::cmd("PEXPIRE");
+            let near = n % 40 >= 4 && n.is_multiple_of(3);
+            command.arg(&key).arg(if near {
+                50 + step % 400
+            } else {
+                100_000 + step
+            });
+        }
+        _ => {
+            command = redis::cmd(if n % 40 < 4 { "PERSIST" } else { "DEL" });
+            command.arg(&key);
+        }
+    }
+    command
+}
+
 #[test]
 fn a_rewrite_under_concurrent_writes_and_expiry_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut server = start(dir.path(), "everysec", &[]);
     let mut connection = server.connection();
+    for big in ["big:0", "big:1"] {
+        let mut hset = redis::cmd("HSET");
+        hset.arg(big);
+        for i in 0..1500 {
+            hset.arg(format!("f{i}")).arg("initial");
+        }
+        let _: i64 = hset.query(&mut connection).unwrap();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
         .map(|writer| {
@@ -435,6 +571,12 @@ fn a_rewrite_under_concurrent_writes_and_expiry_loses_nothing() {
                 let mut connection = client.get_connection().unwrap();
                 let mut step = 0u64;
                 while !stop.load(Ordering::Relaxed) || step < 3000 {
+                    if step.is_multiple_of(3) {
+                        let _: redis::Value =
+                            hash_step(writer, step).query(&mut connection).unwrap();
+                        step += 1;
+                        continue;
+                    }
                     let key = format!("w{writer}:{}", step % 500);
                     let mut command = match step % 5 {
                         0 => redis::cmd("DEL"),
@@ -504,10 +646,25 @@ fn a_rewrite_under_concurrent_writes_and_expiry_loses_nothing() {
             Some(found) => assert_eq!(found, &(value.clone(), *deadline), "key {key}"),
             None => assert!(
                 *deadline != -1 && *deadline <= now,
-                "key {key} ({value}, deadline {deadline}) lost"
+                "key {key} ({value:?}, deadline {deadline}) lost"
             ),
         }
     }
+    let hashes: Vec<&BTreeMap<String, String>> = before
+        .values()
+        .filter_map(|(held, _)| match held {
+            Held::Hash(fields) => Some(fields),
+            Held::String(_) => None,
+        })
+        .collect();
+    assert!(
+        hashes.iter().any(|fields| fields.len() > 1024),
+        "a hash large enough to be written in parts"
+    );
+    assert!(
+        hashes.iter().any(|fields| fields.len() < 10),
+        "small hashes too"
+    );
     for key in after.keys() {
         assert!(
             before.contains_key(key),
@@ -817,4 +974,83 @@ fn a_flipped_byte_in_a_rewritten_base_stops_start_up_at_the_offset_check_aof_nam
     let output = start_fails(dir.path(), &[]);
     let expected = format!("{}: corrupt at offset {offset}", base.display());
     assert!(output.contains(&expected), "{expected} not in {output}");
+}
+
+#[test]
+fn a_write_to_a_large_hash_logs_its_fields_and_a_small_hash_is_logged_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    let incr = last_incremental(dir.path());
+    let value = "x".repeat(100);
+    let mut hset = redis::cmd("HSET");
+    hset.arg("large");
+    for i in 0..2000 {
+        hset.arg(format!("f{i}")).arg(&value);
+    }
+    let _: i64 = hset.query(&mut connection).unwrap();
+    let packed = "y".repeat(60);
+    let _: i64 = redis::cmd("HSET")
+        .arg("small")
+        .arg("a")
+        .arg(&packed)
+        .arg("b")
+        .arg(&packed)
+        .query(&mut connection)
+        .unwrap();
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg("large")
+        .arg(1000)
+        .query(&mut connection)
+        .unwrap();
+
+    // Each write below grows the AOF by a record of about what it wrote.
+    let growth = |connection: &mut Connection, args: &[&str]| -> u64 {
+        let before = file_len(&incr);
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        let _: redis::Value = command.query(connection).unwrap();
+        file_len(&incr) - before
+    };
+    let large_hset = growth(
+        &mut connection,
+        &["HSET", "large", "f1", "new", "extra", "1"],
+    );
+    assert!(large_hset < 100, "HSET on a large hash: {large_hset} bytes");
+    let large_hdel = growth(&mut connection, &["HDEL", "large", "f2", "nosuch"]);
+    assert!(large_hdel < 100, "HDEL on a large hash: {large_hdel} bytes");
+    let large_incr = growth(&mut connection, &["HINCRBY", "large", "n", "5"]);
+    assert!(
+        large_incr < 100,
+        "HINCRBY on a large hash: {large_incr} bytes"
+    );
+    let small_hset = growth(&mut connection, &["HSET", "small", "c", "1"]);
+    assert!(
+        (120..200).contains(&small_hset),
+        "a packed hash is logged whole: {small_hset} bytes"
+    );
+
+    let check = check_aof(dir.path(), false);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let before = keys_with_deadlines(&mut connection);
+    server.kill();
+    let server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    assert_eq!(keys_with_deadlines(&mut connection), before);
+    let Some((Held::Hash(large), deadline)) = before.get("large") else {
+        panic!("large is a hash: {:?}", before.keys())
+    };
+    assert_eq!(large.len(), 2001);
+    assert_eq!(large.get("f1").map(String::as_str), Some("new"));
+    assert_eq!(large.get("n").map(String::as_str), Some("5"));
+    assert!(!large.contains_key("f2"));
+    assert!(*deadline > 0, "the deadline is kept");
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("large")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(encoding, "hashtable");
 }

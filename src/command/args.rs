@@ -35,6 +35,30 @@ pub fn parse_float(arg: &[u8]) -> Option<f64> {
     (!value.is_nan()).then_some(value)
 }
 
+/// Parses a SCAN-family cursor as Redis's `strtoul` does: an optional sign (a negative
+/// cursor wraps around), decimal digits, nothing else; the empty string is cursor 0.
+pub fn cursor(arg: &[u8]) -> Result<u64, CommandError> {
+    let invalid = || CommandError::err("invalid cursor");
+    let (negative, digits) = match arg {
+        [] => return Ok(0),
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let value = digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    let value = value.ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
 /// Whether an argument equals an option name, ignoring ASCII case.
 pub fn is(arg: &[u8], option: &str) -> bool {
     arg.eq_ignore_ascii_case(option.as_bytes())
@@ -54,6 +78,29 @@ mod tests {
         assert_eq!(int(b"-12"), Ok(-12));
         assert_eq!(int(b"1.0"), Err(CommandError::NotInteger));
         assert_eq!(int(b""), Err(CommandError::NotInteger));
+    }
+
+    #[test]
+    fn cursors_follow_strtoul() {
+        assert_eq!(cursor(b"17"), Ok(17));
+        assert_eq!(cursor(b""), Ok(0));
+        assert_eq!(cursor(b"+3"), Ok(3));
+        assert_eq!(cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"x",
+            b"-",
+            b"0x1",
+        ] {
+            assert_eq!(
+                cursor(bad),
+                Err(CommandError::err("invalid cursor")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -538,8 +538,8 @@ pub fn object_encoding(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 pub fn object_refcount(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut shard = ctx.db().lock(args[2]);
     Ok(shard.peek(args[2], ctx.now).map_or(Reply::Nil, |entry| {
-        let Value::Str(data, _) = &entry.value;
-        let shared = parse_canonical_int(data).is_some_and(|n| (0..10_000).contains(&n));
+        let shared = matches!(&entry.value, Value::Str(data, _)
+            if parse_canonical_int(data).is_some_and(|n| (0..10_000).contains(&n)));
         Reply::Int(if shared { i64::from(i32::MAX) } else { 1 })
     }))
 }

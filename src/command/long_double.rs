@@ -18,9 +18,32 @@ unsafe extern "C" {
     ) -> std::ffi::c_long;
 }
 
+/// Why an addition has no result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddError {
+    /// The current value is not a float.
+    CurrentNotFloat,
+    /// The increment is not a float.
+    IncrementNotFloat,
+    /// The sum is NaN or infinite.
+    NotFinite,
+    /// The sum does not fit Redis's buffer.
+    TooLong,
+}
+
 /// Adds `increment` to `current` (`None` = absent key, counted as 0) and returns the text
-/// Redis would store, or the error Redis would reply.
+/// Redis would store, or the error Redis would reply (INCRBYFLOAT's wording).
 pub fn increment(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u8>, CommandError> {
+    add(current, increment).map_err(|error| match error {
+        AddError::CurrentNotFloat | AddError::IncrementNotFloat => CommandError::NotFloat,
+        AddError::NotFinite => CommandError::err("increment would produce NaN or Infinity"),
+        AddError::TooLong => CommandError::err("value is too long to be represented"),
+    })
+}
+
+/// Adds `increment` to `current` (`None` = counted as 0) in `long double`, and returns the
+/// text Redis would store; each command words the errors its own way.
+pub fn add(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u8>, AddError> {
     let mut out = vec![0u8; MAX_CHARS];
     let (current_ptr, current_len) =
         current.map_or((std::ptr::null(), 0), |c| (c.as_ptr(), c.len()));
@@ -37,9 +60,10 @@ pub fn increment(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u8>, Co
         )
     };
     match written {
-        -1 | -2 => Err(CommandError::NotFloat),
-        -3 => Err(CommandError::err("increment would produce NaN or Infinity")),
-        n if n < 0 => Err(CommandError::err("value is too long to be represented")),
+        -1 => Err(AddError::CurrentNotFloat),
+        -2 => Err(AddError::IncrementNotFloat),
+        -3 => Err(AddError::NotFinite),
+        n if n < 0 => Err(AddError::TooLong),
         n => {
             out.truncate(n as usize);
             Ok(out)
@@ -72,5 +96,16 @@ mod tests {
         assert_eq!(add(None, " 1"), Err(CommandError::NotFloat));
         assert_eq!(add(None, "nan"), Err(CommandError::NotFloat));
         assert!(add(None, "inf").is_err());
+    }
+
+    #[test]
+    fn errors_say_which_operand_is_wrong() {
+        assert_eq!(super::add(Some(b"x"), b"1"), Err(AddError::CurrentNotFloat));
+        assert_eq!(
+            super::add(Some(b"1"), b"x"),
+            Err(AddError::IncrementNotFloat)
+        );
+        assert_eq!(super::add(None, b"-inf"), Err(AddError::NotFinite));
+        assert_eq!(super::add(Some(b"1.5"), b"1").as_deref(), Ok(&b"2.5"[..]));
     }
 }

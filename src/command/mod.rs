@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod connection;
+pub mod hash;
 pub mod help;
 pub mod keys;
 pub mod long_double;
@@ -61,6 +62,12 @@ pub enum CommandError {
 impl From<crate::server::NamespaceError> for CommandError {
     fn from(error: crate::server::NamespaceError) -> Self {
         CommandError::Err(error.to_string())
+    }
+}
+
+impl From<crate::store::value::WrongType> for CommandError {
+    fn from(_: crate::store::value::WrongType) -> Self {
+        CommandError::WrongType
     }
 }
 

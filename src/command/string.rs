@@ -12,9 +12,7 @@ use crate::store::{Entry, Shard, Value};
 
 /// The string held by an entry, or WRONGTYPE.
 pub fn string_of(entry: &Entry) -> Result<&Bytes, CommandError> {
-    match &entry.value {
-        Value::Str(data, _) => Ok(data),
-    }
+    Ok(entry.value.as_string()?)
 }
 
 /// The live string at `key`, if any.
@@ -279,7 +277,7 @@ pub fn mget(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
                 value: Value::Str(data, _),
                 ..
             }) => Reply::Bulk(data.clone()),
-            None => Reply::Nil,
+            Some(_) | None => Reply::Nil,
         })
         .collect();
     Ok(Reply::Array(values))

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use foldhash::fast::RandomState;
 
 use super::{
-    CommandResult, Context, connection, keys, namespace, pubsub, server, session, string,
+    CommandResult, Context, connection, hash, keys, namespace, pubsub, server, session, string,
     transaction,
 };
 
@@ -369,6 +369,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("getrange", 4, R, KEY1, string::getrange),
     cmd("substr", 4, R, KEY1, string::getrange),
     cmd("setrange", 4, WD, KEY1, string::setrange),
+    // hashes
+    cmd("hset", -4, WDF, KEY1, hash::hset),
+    cmd("hsetnx", 4, WDF, KEY1, hash::hsetnx),
+    cmd("hmset", -4, WDF, KEY1, hash::hmset),
+    cmd("hget", 3, RF, KEY1, hash::hget),
+    cmd("hmget", -3, RF, KEY1, hash::hmget),
+    cmd("hgetall", 2, R, KEY1, hash::hgetall),
+    cmd("hdel", -3, WF, KEY1, hash::hdel),
+    cmd("hexists", 3, RF, KEY1, hash::hexists),
+    cmd("hlen", 2, RF, KEY1, hash::hlen),
+    cmd("hkeys", 2, R, KEY1, hash::hkeys),
+    cmd("hvals", 2, R, KEY1, hash::hvals),
+    cmd("hincrby", 4, WDF, KEY1, hash::hincrby),
+    cmd("hincrbyfloat", 4, WDF, KEY1, hash::hincrbyfloat),
+    cmd("hstrlen", 3, RF, KEY1, hash::hstrlen),
+    cmd("hscan", -3, R, KEY1, hash::hscan),
+    cmd("hrandfield", -2, R, KEY1, hash::hrandfield),
     // keys
     cmd("del", -2, W, KEY_ALL, keys::del),
     cmd("unlink", -2, WF, KEY_ALL, keys::del),

@@ -8,15 +8,20 @@ use super::effect::{Blob, Effect, StoredEnding, StoredSession, StoredValue};
 use crate::session::shard::SessionShard;
 use crate::session::{Record, SessionId};
 use crate::store::Value;
-use crate::store::shard::{Change, Shard};
+use crate::store::hash::Hash;
+use crate::store::shard::{Change, MemberList, Shard};
 
 /// The effect of a change to `key` in `shard` (locked): its state now, as absolute state.
+/// A change of some fields of a hash that is a table is logged as those fields
+/// ([`Effect::HashFields`]), so a write to a large hash costs what it wrote, not the hash's
+/// size; any other change, as the key's whole value.
 pub fn key_change<'a>(
     namespace: &'a str,
     db: usize,
     shard: &'a Shard,
     key: &'a [u8],
     change: Change,
+    members: MemberList<'a>,
 ) -> Effect<'a> {
     match (shard.current(key), change) {
         (None, _) => Effect::Del {
@@ -30,9 +35,72 @@ pub fn key_change<'a>(
             key: key.into(),
             expire_at: entry.expires_at().unwrap_or(0),
         },
+        (Some(entry), Change::Members) => match &entry.value {
+            Value::Hash(hash) if hash.is_table() => {
+                let mut fields: Vec<&[u8]> = members.iter().collect();
+                fields.sort_unstable();
+                fields.dedup();
+                hash_fields(namespace, db, key, hash, fields, entry.expires_at())
+            }
+            value => key_state(namespace, db, key, value, entry.expires_at()),
+        },
         (Some(entry), Change::Value) => {
             key_state(namespace, db, key, &entry.value, entry.expires_at())
         }
+    }
+}
+
+/// The effect that sets `fields` of the hash at `key` to what they are in `hash` (absent
+/// ones deleted), expiring at `expires_at`.
+pub fn hash_fields<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    hash: &'a Hash,
+    fields: impl IntoIterator<Item = &'a [u8]>,
+    expires_at: Option<u64>,
+) -> Effect<'a> {
+    let mut set = Vec::new();
+    let mut del = Vec::new();
+    for field in fields {
+        match hash.get(field) {
+            Some(value) => set.push((field.into(), value.into())),
+            None => del.push(field.into()),
+        }
+    }
+    Effect::HashFields {
+        namespace: namespace.into(),
+        db: db as u32,
+        key: key.into(),
+        set,
+        del,
+        expire_at: expires_at.unwrap_or(0),
+    }
+}
+
+/// Most pairs of a hash in one record of a rewrite's base; a larger hash is written in
+/// parts, so no record grows with the size of a hash.
+pub const BASE_PAIRS: usize = 1024;
+
+/// The effects that recreate `key` holding `value` until `expires_at` in a rewrite's base:
+/// one [`Effect::Set`], or for a hash of more than [`BASE_PAIRS`] fields, its fields in
+/// parts ([`Effect::HashFields`], which replay in any order, as a base's records may).
+pub fn key_base<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    value: &'a Value,
+    expires_at: Option<u64>,
+) -> Vec<Effect<'a>> {
+    match value {
+        Value::Hash(hash) if hash.len() > BASE_PAIRS => {
+            let fields: Vec<&[u8]> = hash.iter().map(|(field, _)| field).collect();
+            fields
+                .chunks(BASE_PAIRS)
+                .map(|part| hash_fields(namespace, db, key, hash, part.iter().copied(), expires_at))
+                .collect()
+        }
+        _ => vec![key_state(namespace, db, key, value, expires_at)],
     }
 }
 
@@ -57,6 +125,11 @@ pub fn key_state<'a>(
 pub fn stored_value(value: &Value) -> StoredValue<'_> {
     match value {
         Value::Str(data, _) => StoredValue::String(Blob(Cow::Borrowed(data))),
+        Value::Hash(hash) => StoredValue::Hash(
+            hash.iter()
+                .map(|(field, value)| (field.into(), value.into()))
+                .collect(),
+        ),
     }
 }
 

@@ -287,6 +287,14 @@ pub(crate) mod tests {
                 namespace: ns(),
                 id: [9; 16],
             },
+            Effect::HashFields {
+                namespace: ns(),
+                db: 0,
+                key: b"h".to_vec().into(),
+                set: vec![(b"f".to_vec().into(), b"v".to_vec().into())],
+                del: vec![b"gone".to_vec().into()],
+                expire_at: 1_700_000_000_000,
+            },
         ]
     }
 
@@ -358,6 +366,23 @@ pub(crate) mod tests {
         assert_eq!(
             bytes[FRAME_LEN..],
             [2, 2, b'n', b's', 251, 44, 1, 1, b'k', 0, 2, b'v', b'v', 0]
+        );
+    }
+
+    #[test]
+    fn hash_fields_is_variant_13_with_fields_in_order() {
+        let bytes = encoded(&Effect::HashFields {
+            namespace: "n".into(),
+            db: 1,
+            key: b"h".into(),
+            set: vec![(b"f".into(), b"v".into())],
+            del: vec![b"g".into()],
+            expire_at: 0,
+        });
+        // Variant 13; "n"; db 1; "h"; one pair "f" "v"; one field "g"; expire_at 0.
+        assert_eq!(
+            bytes[FRAME_LEN..],
+            [13, 1, b'n', 1, 1, b'h', 1, 1, b'f', 1, b'v', 1, 1, b'g', 0]
         );
     }
 

@@ -150,6 +150,29 @@ pub enum Effect<'a> {
         #[serde(borrow)]
         record: Blob<'a>,
     },
+    /// `key` holds a hash in which every field of `set` has its value and no field of `del`
+    /// exists, its other fields as they were (none if `key` held no hash), expiring at
+    /// `expire_at` (0 = never); a hash left without fields does not exist. Logged for a
+    /// change to some fields of a large hash instead of its whole value, and by a rewrite
+    /// for a large hash in parts (the parts of one hash may be replayed in any order).
+    HashFields {
+        /// The namespace's name.
+        #[serde(borrow)]
+        namespace: Cow<'a, str>,
+        /// The database index.
+        db: u32,
+        /// The key.
+        #[serde(borrow)]
+        key: Blob<'a>,
+        /// Fields and the values they hold.
+        #[serde(borrow)]
+        set: Vec<Pair<'a>>,
+        /// Fields that do not exist.
+        #[serde(borrow)]
+        del: Vec<Blob<'a>>,
+        /// Unix ms when the key expires; 0 = no expiry.
+        expire_at: u64,
+    },
 }
 
 /// A name and a value (hash fields, session fields).
@@ -377,22 +400,39 @@ impl Effect<'_> {
                 namespace: name(namespace),
                 record: owned(record),
             },
+            Effect::HashFields {
+                namespace,
+                db,
+                key,
+                set,
+                del,
+                expire_at,
+            } => Effect::HashFields {
+                namespace: name(namespace),
+                db,
+                key: owned(key),
+                set: owned_pairs(set),
+                del: del.into_iter().map(owned).collect(),
+                expire_at,
+            },
         }
     }
+}
+
+/// Pairs owning their data.
+fn owned_pairs(pairs: Vec<Pair<'_>>) -> Vec<Pair<'static>> {
+    pairs
+        .into_iter()
+        .map(|(a, b)| (owned(a), owned(b)))
+        .collect()
 }
 
 impl StoredValue<'_> {
     /// The same value owning its data.
     pub fn into_owned(self) -> StoredValue<'static> {
-        let pairs = |pairs: Vec<Pair<'_>>| {
-            pairs
-                .into_iter()
-                .map(|(a, b)| (owned(a), owned(b)))
-                .collect()
-        };
         match self {
             StoredValue::String(data) => StoredValue::String(owned(data)),
-            StoredValue::Hash(fields) => StoredValue::Hash(pairs(fields)),
+            StoredValue::Hash(fields) => StoredValue::Hash(owned_pairs(fields)),
             StoredValue::Set(members) => StoredValue::Set(members.into_iter().map(owned).collect()),
             StoredValue::SortedSet(members) => {
                 StoredValue::SortedSet(members.into_iter().map(|(m, s)| (owned(m), s)).collect())

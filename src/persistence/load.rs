@@ -15,14 +15,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::effect::{Effect, StoredSession, StoredValue};
+use super::effect::{Blob, Effect, Pair, StoredSession, StoredValue};
 use super::error::AofError;
 use super::file::{AofReader, FileEnd, FileKind, HEADER_LEN};
 use super::journal::create_aof_file;
 use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_name};
 use crate::session::record::NewSession;
 use crate::session::{EndReason, Ending, Policy, Record, SessionId};
-use crate::store::{Database, Namespace, Store, Value};
+use crate::store::hash::{self, Hash, HashLimits};
+use crate::store::{Database, Namespace, Shard, Store, Value};
 
 /// What loading found.
 #[derive(Debug, Default)]
@@ -60,8 +61,9 @@ pub fn load(
     let last = manifest.files().count() - 1;
     for (index, entry) in manifest.files().enumerate() {
         let path = dir.join(&entry.name);
-        // A base's records are independent (each key and session once, every namespace's
-        // policy absolute), so threads can share it; incremental files replay in order.
+        // A base's records are independent (each key and session once, or a large hash in
+        // parts that commute; every namespace's policy absolute), so threads can share it;
+        // incremental files replay in order.
         let (records, end) = if entry.kind == FileKind::Base && index != last {
             replay_shared(&path, entry, store, now)?
         } else {
@@ -301,10 +303,11 @@ impl<'a> Replay<'a> {
                 value,
                 expire_at,
             } => {
-                let value = value_of(value)?;
+                let value = value_of(value, self.store.hash_limits())?;
                 self.with_db(&namespace, db, |db| {
                     let mut shard = db.lock(&key);
-                    if expire_at != 0 && expire_at <= now {
+                    let empty = matches!(&value, Value::Hash(hash) if hash.is_empty());
+                    if empty || (expire_at != 0 && expire_at <= now) {
                         shard.remove(&key, now);
                     } else {
                         shard.set(&key, value, (expire_at != 0).then_some(expire_at), now);
@@ -383,6 +386,20 @@ impl<'a> Replay<'a> {
                     namespace.sessions().restore(record);
                 }
             }
+            Effect::HashFields {
+                namespace,
+                db,
+                key,
+                set,
+                del,
+                expire_at,
+            } => {
+                let limits = self.store.hash_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_hash_fields(&mut shard, &key, &set, &del, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -397,11 +414,54 @@ impl<'a> Replay<'a> {
     }
 }
 
+/// Applies an [`Effect::HashFields`] to the locked `shard`.
+fn apply_hash_fields(
+    shard: &mut Shard,
+    key: &[u8],
+    set: &[Pair],
+    del: &[Blob],
+    expire_at: u64,
+    now: u64,
+    limits: HashLimits,
+) {
+    if expire_at != 0 && expire_at <= now {
+        shard.remove(key, now);
+        return;
+    }
+    let pairs = set.iter().map(|(field, value)| (&field[..], &value[..]));
+    match hash::edit(shard, key, now, limits) {
+        Ok(Some(mut edit)) => {
+            for (field, value) in pairs {
+                edit.insert(field, value);
+            }
+            for field in del {
+                edit.remove(field);
+            }
+            if edit.hash().is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+        }
+        Ok(None) | Err(_) => {
+            let hash = Hash::from_pairs(pairs, limits);
+            if hash.is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+            shard.set(key, Value::Hash(hash), None, now);
+        }
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// A stored value as the store holds it.
-fn value_of(value: StoredValue) -> Result<Value, &'static str> {
+fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static str> {
     match value {
         StoredValue::String(data) => Ok(Value::string(Bytes::copy_from_slice(&data))),
-        StoredValue::Hash(_) => Err("this build has no hashes"),
+        StoredValue::Hash(pairs) => Ok(Value::Hash(Hash::from_pairs(
+            pairs.iter().map(|(field, value)| (&field[..], &value[..])),
+            limits,
+        ))),
         StoredValue::Set(_) => Err("this build has no sets"),
         StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
         StoredValue::List(_) => Err("this build has no lists"),

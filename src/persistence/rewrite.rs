@@ -1,9 +1,8 @@
 //! Rewriting the AOF: a new base written from the live data in the background while new
 //! records go to a fresh incremental file; then the manifest names only those two.
 //!
-//! The base is taken shard by shard, each under its lock for as long as it takes to copy its
-//! entries (values are reference-counted, so a copy is cheap), after the switch to the new
-//! incremental file. Every change is therefore either in the base or in the new file, or
+//! The base is taken shard by shard, each under its lock for as long as it takes to encode
+//! its entries, after the switch to the new incremental file. Every change is therefore either in the base or in the new file, or
 //! both; effects are absolute, so replaying one twice does no harm.
 
 use std::io::{BufWriter, Write};
@@ -14,7 +13,6 @@ use std::time::Instant;
 
 use super::capture;
 use super::codec;
-use super::effect::Effect;
 use super::error::AofError;
 use super::file::FileKind;
 use super::journal::{RewriteError, create_aof_file};
@@ -163,6 +161,9 @@ fn write_fresh(
 }
 
 /// Writes every namespace, key and session as it is now into the base file `entry`, fsynced.
+///
+/// Each shard's keys are encoded under its lock (a copy of their bytes, no more than a
+/// clone of the values would cost), and written out after it is released.
 fn write_base(store: &Store, dir: &Path, entry: &ManifestEntry) -> Result<(), AofError> {
     let (file, path) = create_aof_file(dir, entry)?;
     let io = |source| AofError::Io {
@@ -171,10 +172,9 @@ fn write_base(store: &Store, dir: &Path, entry: &ManifestEntry) -> Result<(), Ao
     };
     let mut out = BufWriter::with_capacity(WRITE_CHUNK, file);
     let mut buf = Vec::with_capacity(WRITE_CHUNK);
-    let mut emit = |effect: &Effect| -> Result<(), AofError> {
-        codec::encode(effect, &mut buf)?;
-        if buf.len() >= WRITE_CHUNK {
-            out.write_all(&buf).map_err(io)?;
+    let mut flush = |buf: &mut Vec<u8>, at_least: usize| -> Result<(), AofError> {
+        if buf.len() >= at_least {
+            out.write_all(buf).map_err(io)?;
             buf.clear();
         }
         Ok(())
@@ -182,30 +182,36 @@ fn write_base(store: &Store, dir: &Path, entry: &ManifestEntry) -> Result<(), Ao
     let now = now_ms();
     for namespace in store.namespaces() {
         let name = namespace.name();
-        emit(&namespace_effect(name, &namespace.policy()))?;
+        codec::encode(&namespace_effect(name, &namespace.policy()), &mut buf)?;
         for db in namespace.databases() {
             for index in 0..db.shard_count() {
-                let entries: Vec<_> = {
+                {
                     let shard = db.lock_shard(index);
-                    shard
-                        .iter(now)
-                        .map(|(key, entry)| (key.clone(), entry.value.clone(), entry.expires_at()))
-                        .collect()
-                };
-                for (key, value, expires_at) in entries {
-                    let effect = capture::key_state(name, db.index(), &key, &value, expires_at);
-                    emit(&effect)?;
+                    for (key, entry) in shard.iter(now) {
+                        let effects = capture::key_base(
+                            name,
+                            db.index(),
+                            key,
+                            &entry.value,
+                            entry.expires_at(),
+                        );
+                        for effect in &effects {
+                            codec::encode(effect, &mut buf)?;
+                        }
+                    }
                 }
+                flush(&mut buf, WRITE_CHUNK)?;
             }
         }
         let sessions = namespace.sessions();
         for index in 0..sessions.shard_count() {
             for record in sessions.snapshot_shard(index) {
-                emit(&capture::session_record(name, &record))?;
+                codec::encode(&capture::session_record(name, &record), &mut buf)?;
             }
+            flush(&mut buf, WRITE_CHUNK)?;
         }
     }
-    out.write_all(&buf).map_err(io)?;
+    flush(&mut buf, 0)?;
     let file = out.into_inner().map_err(|error| io(error.into_error()))?;
     file.sync_all().map_err(io)
 }

@@ -13,7 +13,7 @@ use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::expiry::ExpiryClock;
-use super::shard::{Change, ChangeLog, Shard};
+use super::shard::{Change, ChangeLog, MemberList, Shard};
 use crate::persistence::{Effect, Journal, capture};
 use crate::pubsub::{EventClass, Hub};
 
@@ -239,7 +239,7 @@ impl ShardGuard<'_> {
         let logs: Vec<ChangeLog> = guards.iter_mut().map(|g| g.guard.take_changes()).collect();
         let effects = guards.iter().zip(&logs).flat_map(|(guard, log)| {
             log.iter()
-                .map(|(key, change)| guard.change_effect(key, change))
+                .map(|(key, change, members)| guard.change_effect(key, change, members))
         });
         journal.append(effects, true);
         for (guard, log) in guards.iter_mut().zip(logs) {
@@ -255,7 +255,12 @@ impl ShardGuard<'_> {
     }
 
     /// The effect of a change this shard recorded.
-    fn change_effect<'k>(&'k self, key: &'k [u8], change: Change) -> Effect<'k> {
+    fn change_effect<'k>(
+        &'k self,
+        key: &'k [u8],
+        change: Change,
+        members: MemberList<'k>,
+    ) -> Effect<'k> {
         let links = &self.database.links;
         capture::key_change(
             &links.namespace_name,
@@ -263,6 +268,7 @@ impl ShardGuard<'_> {
             &self.guard,
             key,
             change,
+            members,
         )
     }
 }
@@ -273,7 +279,7 @@ impl Drop for ShardGuard<'_> {
             let log = self.guard.take_changes();
             let effects = log
                 .iter()
-                .map(|(key, change)| self.change_effect(key, change));
+                .map(|(key, change, members)| self.change_effect(key, change, members));
             self.database.links.journal.append(effects, true);
             self.guard.recycle_changes(log);
         }

@@ -13,12 +13,14 @@ pub mod database;
 pub mod eviction;
 pub mod expiry;
 pub mod gate;
+pub mod hash;
+pub mod listpack;
 pub mod shard;
 pub mod value;
 pub mod watch;
 pub mod wheel;
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +30,7 @@ use parking_lot::RwLock;
 pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
 pub use gate::TransactionGate;
+pub use hash::{Hash, HashLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
@@ -168,6 +171,14 @@ pub struct Store {
     /// Keys removed for `maxmemory` (INFO `evicted_keys`).
     evicted_keys: AtomicU64,
     gate: TransactionGate,
+    hash_limits: EncodingLimits,
+}
+
+/// A compact encoding's two thresholds, changed at run time by `CONFIG SET`.
+#[derive(Debug)]
+struct EncodingLimits {
+    entries: AtomicUsize,
+    value: AtomicUsize,
 }
 
 /// The namespace every connection starts in.
@@ -186,6 +197,10 @@ impl Store {
             expired_keys: Arc::new(AtomicU64::new(0)),
             evicted_keys: AtomicU64::new(0),
             gate: TransactionGate::default(),
+            hash_limits: EncodingLimits {
+                entries: AtomicUsize::new(HashLimits::default().max_packed_entries),
+                value: AtomicUsize::new(HashLimits::default().max_packed_value),
+            },
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
         store
@@ -197,9 +212,7 @@ impl Store {
         if let Some(existing) = namespaces.iter().find(|ns| ns.name == name) {
             return existing.clone();
         }
-        let id = self
-            .next_namespace_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_namespace_id.fetch_add(1, Ordering::Relaxed);
         let namespace = Arc::new(Namespace {
             id,
             name: name.to_string(),
@@ -282,7 +295,27 @@ impl Store {
 
     /// Keys removed because their deadline passed, since start.
     pub fn expired_keys(&self) -> u64 {
-        self.expired_keys.load(std::sync::atomic::Ordering::Relaxed)
+        self.expired_keys.load(Ordering::Relaxed)
+    }
+
+    /// When a hash leaves the packed encoding (`hash-max-listpack-*`).
+    pub fn hash_limits(&self) -> HashLimits {
+        HashLimits {
+            max_packed_entries: self.hash_limits.entries.load(Ordering::Relaxed),
+            max_packed_value: self.hash_limits.value.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when hashes leave the packed encoding, from now on (hashes already tables
+    /// stay tables).
+    pub fn set_hash_limits(&self, limits: HashLimits) {
+        let stored = &self.hash_limits;
+        stored
+            .entries
+            .store(limits.max_packed_entries, Ordering::Relaxed);
+        stored
+            .value
+            .store(limits.max_packed_value, Ordering::Relaxed);
     }
 
     /// The layout the store was built with.

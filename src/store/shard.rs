@@ -52,38 +52,91 @@ pub enum Change {
     Value,
     /// Only its deadline.
     Deadline,
+    /// Some members of the collection it holds (a hash's fields): which ones are in the
+    /// log; a large collection is journaled by those members, a small one whole.
+    Members,
 }
 
-/// The keys a command changed and what changed, for the journal. Key bytes are kept
-/// back to back in one buffer that is reused, so recording a change allocates nothing.
+impl Change {
+    /// What two changes of one key in a row amount to: a new value covers everything, and
+    /// member changes are journaled with the deadline.
+    fn then(self, next: Change) -> Change {
+        match (self, next) {
+            (Change::Value, _) | (_, Change::Value) => Change::Value,
+            (Change::Members, _) | (_, Change::Members) => Change::Members,
+            (Change::Deadline, Change::Deadline) => Change::Deadline,
+        }
+    }
+}
+
+/// The keys a command changed and what changed, for the journal. Key and member bytes are
+/// kept back to back in one buffer that is reused, so recording a change allocates nothing
+/// once the buffers have grown.
 #[derive(Debug, Default)]
 pub struct ChangeLog {
     bytes: Vec<u8>,
-    spans: Vec<(usize, usize, Change)>,
+    spans: Vec<Span>,
+    /// Members noted, as ranges of `bytes`; those of one span are contiguous.
+    members: Vec<(usize, usize)>,
+}
+
+/// One changed key in a [`ChangeLog`].
+#[derive(Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+    change: Change,
+    /// Index in `members` of the span's first member.
+    members: usize,
 }
 
 impl ChangeLog {
     /// Records that `key` changed; consecutive changes of one key (SET's value and
     /// deadline) make one entry.
     fn note(&mut self, key: &[u8], change: Change) {
-        if let Some((start, end, kind)) = self.spans.last_mut()
-            && self.bytes[*start..*end] == *key
+        if let Some(span) = self.spans.last_mut()
+            && self.bytes[span.start..span.end] == *key
         {
-            if change == Change::Value {
-                *kind = Change::Value;
-            }
+            span.change = span.change.then(change);
             return;
         }
         let start = self.bytes.len();
         self.bytes.extend_from_slice(key);
-        self.spans.push((start, self.bytes.len(), change));
+        self.spans.push(Span {
+            start,
+            end: self.bytes.len(),
+            change,
+            members: self.members.len(),
+        });
     }
 
-    /// The changed keys and what changed, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Change)> {
-        self.spans
-            .iter()
-            .map(|&(start, end, change)| (&self.bytes[start..end], change))
+    /// Records that `member` of the collection at `key` changed.
+    fn note_member(&mut self, key: &[u8], member: &[u8]) {
+        self.note(key, Change::Members);
+        if self
+            .spans
+            .last()
+            .is_some_and(|s| s.change == Change::Members)
+        {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(member);
+            self.members.push((start, self.bytes.len()));
+        }
+    }
+
+    /// The changed keys, what changed, and (for [`Change::Members`]) which members, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Change, MemberList<'_>)> {
+        self.spans.iter().enumerate().map(|(i, span)| {
+            let end = self
+                .spans
+                .get(i + 1)
+                .map_or(self.members.len(), |s| s.members);
+            let members = MemberList {
+                bytes: &self.bytes,
+                ranges: &self.members[span.members..end],
+            };
+            (&self.bytes[span.start..span.end], span.change, members)
+        })
     }
 
     /// Whether nothing changed.
@@ -95,6 +148,54 @@ impl ChangeLog {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.spans.clear();
+        self.members.clear();
+    }
+}
+
+/// The members of one key noted in a [`ChangeLog`] (possibly repeated).
+#[derive(Clone, Copy, Debug)]
+pub struct MemberList<'a> {
+    bytes: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl<'a> MemberList<'a> {
+    /// The members, in the order they were noted.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let bytes = self.bytes;
+        self.ranges
+            .iter()
+            .map(move |&(start, end)| &bytes[start..end])
+    }
+}
+
+/// Where a command changing members of a collection (a hash's fields) tells the journal
+/// which ones it changed; see [`Shard::edit`].
+pub struct MemberNotes<'a> {
+    log: Option<&'a mut ChangeLog>,
+    /// The shard's WATCHers, marked as a member changes.
+    watchers: Option<&'a Watchers>,
+    key: &'a [u8],
+}
+
+impl MemberNotes<'_> {
+    /// Notes that go nowhere, for a value that is not stored yet.
+    pub fn unlogged() -> Self {
+        MemberNotes {
+            log: None,
+            watchers: None,
+            key: &[],
+        }
+    }
+
+    /// Records that `member` changed (was set, or removed).
+    pub fn note(&mut self, member: &[u8]) {
+        if let Some(log) = self.log.as_deref_mut() {
+            log.note_member(self.key, member);
+        }
+        if let Some(watchers) = self.watchers {
+            watchers.touch(self.key);
+        }
     }
 }
 
@@ -245,6 +346,21 @@ impl Shard {
         let entry = self.map.get_mut(key)?;
         entry.last_access = now;
         Some(entry)
+    }
+
+    /// The live value at `key`, marked accessed, for a command that changes some members of
+    /// the collection it holds: it tells the journal which through the [`MemberNotes`].
+    pub fn edit<'a>(
+        &'a mut self,
+        key: &'a [u8],
+        now: u64,
+    ) -> Option<(&'a mut Value, MemberNotes<'a>)> {
+        self.expire_if_due(key, now);
+        let entry = self.map.get_mut(key)?;
+        entry.last_access = now;
+        let log = self.journaled.then_some(&mut self.changes);
+        let watchers = (!self.watchers.is_empty()).then_some(&self.watchers);
+        Some((&mut entry.value, MemberNotes { log, watchers, key }))
     }
 
     /// The live entry for `key` without marking it accessed (`OBJECT`, `TTL`).
@@ -568,6 +684,62 @@ mod tests {
         shard.set(b"d", text("1"), Some(700), 0);
         shard.remove(b"d", 0);
         assert_eq!(shard.deadlines(), Deadlines::default());
+    }
+
+    fn logged(log: &ChangeLog) -> Vec<(Vec<u8>, Change, Vec<Vec<u8>>)> {
+        log.iter()
+            .map(|(key, change, members)| {
+                (
+                    key.to_vec(),
+                    change,
+                    members.iter().map(<[u8]>::to_vec).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn member_changes_merge_with_the_other_changes_of_their_key() {
+        let mut log = ChangeLog::default();
+        log.note(b"h", Change::Deadline);
+        log.note_member(b"h", b"a");
+        log.note_member(b"h", b"b");
+        log.note(b"h", Change::Deadline);
+        log.note_member(b"other", b"x");
+        log.note(b"v", Change::Value);
+        log.note_member(b"v", b"ignored");
+        log.note_member(b"w", b"y");
+        log.note(b"w", Change::Value);
+        let owned = |s: &[u8]| s.to_vec();
+        assert_eq!(
+            logged(&log),
+            [
+                (owned(b"h"), Change::Members, vec![owned(b"a"), owned(b"b")]),
+                (owned(b"other"), Change::Members, vec![owned(b"x")]),
+                (owned(b"v"), Change::Value, vec![]),
+                (owned(b"w"), Change::Value, vec![owned(b"y")]),
+            ]
+        );
+        log.clear();
+        assert!(log.is_empty() && log.iter().next().is_none());
+    }
+
+    #[test]
+    fn edits_note_members_only_when_journaled() {
+        let mut shard = Shard::new(0);
+        shard.set(b"k", text("v"), None, 0);
+        let (_, mut notes) = shard.edit(b"k", 5).expect("k exists");
+        notes.note(b"m");
+        assert!(!shard.has_changes());
+        assert_eq!(shard.get(b"k", 5).map(|e| e.last_access), Some(5));
+        shard.set_journaled(true);
+        let (_, mut notes) = shard.edit(b"k", 6).expect("k exists");
+        notes.note(b"m");
+        assert_eq!(
+            logged(&shard.take_changes()),
+            [(b"k".to_vec(), Change::Members, vec![b"m".to_vec()])]
+        );
+        assert!(shard.edit(b"absent", 6).is_none());
     }
 
     #[test]

@@ -2,14 +2,23 @@
 
 use bytes::Bytes;
 
-/// The value stored under a key. Only strings exist so far; hashes, sets, lists and sorted
-/// sets join this enum as their commands land, so `TYPE` and `WRONGTYPE` checks stay in one place.
+use super::hash::Hash;
+
+/// The value stored under a key: one variant per data family (sets, lists and sorted sets
+/// join as their commands land), so `TYPE` and `WRONGTYPE` checks stay in one place. Each
+/// family's structure lives in its own module (`hash.rs`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A binary-safe string (also holds integers and floats in text form, as Redis does),
     /// with how it was written.
     Str(Bytes, StringOrigin),
+    /// A hash: fields and their values.
+    Hash(Hash),
 }
+
+/// A command met a key holding another type than the one it works on (`WRONGTYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
 
 /// How a string was last written, which decides the encoding `OBJECT ENCODING` reports the
 /// way Redis's does: SET and INCR try the integer form, INCRBYFLOAT never does, APPEND and
@@ -34,6 +43,23 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(..) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+
+    /// The string held, or `WrongType`.
+    pub fn as_string(&self) -> Result<&Bytes, WrongType> {
+        match self {
+            Value::Str(data, _) => Ok(data),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// The hash held, or `WrongType`.
+    pub fn as_hash(&self) -> Result<&Hash, WrongType> {
+        match self {
+            Value::Hash(hash) => Ok(hash),
+            _ => Err(WrongType),
         }
     }
 
@@ -43,6 +69,14 @@ impl Value {
         const ENTRY_OVERHEAD: usize = 96;
         match self {
             Value::Str(data, _) => ENTRY_OVERHEAD + data.len(),
+            Value::Hash(hash) => {
+                const PER_FIELD: usize = 16;
+                let data: usize = hash
+                    .iter()
+                    .map(|(field, value)| PER_FIELD + field.len() + value.len())
+                    .sum();
+                ENTRY_OVERHEAD + data
+            }
         }
     }
 
@@ -53,6 +87,7 @@ impl Value {
             Value::Str(data, StringOrigin::Whole) if parse_canonical_int(data).is_some() => "int",
             Value::Str(data, _) if data.len() <= 44 => "embstr",
             Value::Str(..) => "raw",
+            Value::Hash(hash) => hash.encoding_name(),
         }
     }
 }
