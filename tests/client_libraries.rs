@@ -78,7 +78,7 @@ fn django_sessions_and_redis_py() {
         "django_sessions.py",
         "install the libraries with `python3 -m pip install -r tests/clients/requirements.txt`",
     );
-    assert_passed(&stdout, 53);
+    assert_passed(&stdout, 59);
 }
 
 #[test]

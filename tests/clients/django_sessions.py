@@ -90,6 +90,11 @@ def django_sessions(raw):
     check(raw.exists(cache_key(second_key)) == 0, "flush deletes the session")
     check(loaded.session_key is None, "flush leaves no key behind")
 
+    # set_many / get_many: MSET and EXPIREs in a MULTI/EXEC pipeline, then MGET
+    cache.set_many({"a": 1, "b": [2]}, timeout=30)
+    check(cache.get_many(["a", "b", "c"]) == {"a": 1, "b": [2]}, "set_many (MULTI/EXEC) and get_many")
+    check(0 < raw.ttl("site:1:b") <= 30, "set_many's EXPIRE ran inside the transaction")
+
     # clear: FLUSHDB of the cache's database, which leaves other databases alone
     other = redis.Redis(port=PORT, db=0)
     other.set("unrelated", "kept")
@@ -124,6 +129,23 @@ def redis_py(protocol):
     check(list(listed) == [rotated], f"RESP{protocol}: SESSION.LIST lists the live session")
     check(client.execute_command("SESSION.END", rotated) == 1, f"RESP{protocol}: SESSION.END")
     check(client.execute_command("SESSION.COUNT", "alice") == 0, "no active session is left")
+
+    # a transaction, and an optimistic update with WATCH (redis-py's transaction helper)
+    pipe = client.pipeline()  # transaction=True: MULTI ... EXEC
+    pipe.set("views", 1).incrby("views", 41).get("views")
+    check(pipe.execute() == [True, 42, "42"], f"RESP{protocol}: MULTI/EXEC pipeline")
+
+    def bump(pipe):
+        current = int(pipe.get("views"))
+        if not hasattr(bump, "raced"):
+            bump.raced = True
+            client.set("views", 100)  # another writer: EXEC must abort and retry
+        pipe.multi()
+        pipe.set("views", current + 1)
+
+    client.transaction(bump, "views")
+    check(client.get("views") == "101", f"RESP{protocol}: WATCH aborted the raced EXEC, the retry won")
+    client.delete("views")
 
     # the string and key commands cache and session libraries build on
     client.set("flask:s1", "payload", ex=300)
