@@ -173,3 +173,35 @@ fn a_transaction_is_one_aof_record_kept_whole_or_not_at_all() {
         }
     }
 }
+
+#[test]
+fn client_list_shows_a_transaction_and_its_queue() {
+    let server = Server::sessiond(&[]);
+    let mut client = server.raw();
+    let mut observer = server.raw();
+    let id = String::from_utf8(client.call_str("CLIENT ID")).unwrap();
+    let id = id.trim_start_matches(':').trim_end().to_string();
+    let line = |observer: &mut common::RawClient| {
+        let list = String::from_utf8(observer.call_str("CLIENT LIST")).unwrap();
+        list.lines()
+            .find(|line| line.contains(&format!("id={id} ")))
+            .expect("the client is listed")
+            .to_string()
+    };
+    assert!(line(&mut observer).contains(" flags=N "));
+    assert!(line(&mut observer).contains(" multi=-1 "));
+    client.call_str("MULTI");
+    client.call_str("SET a 1");
+    client.call_str("GET a");
+    let during = line(&mut observer);
+    assert!(
+        during.contains(" flags=x ") && during.contains(" multi=2 "),
+        "{during}"
+    );
+    client.call_str("EXEC");
+    let after = line(&mut observer);
+    assert!(
+        after.contains(" flags=N ") && after.contains(" multi=-1 "),
+        "{after}"
+    );
+}

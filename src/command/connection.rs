@@ -162,7 +162,7 @@ pub fn quit(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 /// RESET: back to a fresh connection's state (the default user in namespace `default`,
 /// database 0, RESP2, no name, no subscriptions).
 pub fn reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    ctx.client.transaction = None;
+    ctx.client.take_transaction();
     ctx.client.watched = Default::default();
     ctx.client.unsubscribe_all(&ctx.server.hub);
     ctx.server.enter_namespace(ctx.client, DEFAULT_NAMESPACE)?;

@@ -116,10 +116,7 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
         Ok(spec) => spec,
         Err(error) => return transaction::refuse(ctx, Some(spec), error.to_string()),
     };
-    if let Some(transaction) = &mut ctx.client.transaction
-        && !spec.flags.contains(Flags::TRANSACTION_CONTROL)
-    {
-        transaction.queue(spec, args);
+    if !spec.flags.contains(Flags::TRANSACTION_CONTROL) && ctx.client.queue_command(spec, args) {
         return Reply::status("QUEUED");
     }
     if spec.flags.contains(Flags::RUNS_ALONE) {

@@ -90,31 +90,29 @@ impl Drop for WatchedKeys {
 /// MULTI it dooms the transaction; a refused EXEC discards it, quoting why, as Redis does.
 pub fn refuse(ctx: &mut Context, spec: Option<&CommandSpec>, error: String) -> Reply {
     if spec.is_some_and(|spec| spec.name == "exec") {
-        ctx.client.transaction = None;
+        ctx.client.take_transaction();
         ctx.client.watched = WatchedKeys::default();
         let reason = error.strip_prefix("ERR ").unwrap_or(&error);
         return Reply::Error(format!(
             "EXECABORT Transaction discarded because of: {reason}"
         ));
     }
-    if let Some(transaction) = &mut ctx.client.transaction {
-        transaction.doom();
-    }
+    ctx.client.doom_transaction();
     Reply::Error(error)
 }
 
 /// MULTI
 pub fn multi(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    if ctx.client.transaction.is_some() {
+    if ctx.client.in_transaction() {
         return Err(CommandError::err("MULTI calls can not be nested"));
     }
-    ctx.client.transaction = Some(Transaction::default());
+    ctx.client.begin_transaction();
     Ok(Reply::Ok)
 }
 
 /// DISCARD
 pub fn discard(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    if ctx.client.transaction.take().is_none() {
+    if ctx.client.take_transaction().is_none() {
         return Err(CommandError::err("DISCARD without MULTI"));
     }
     ctx.client.watched = WatchedKeys::default();
@@ -123,7 +121,7 @@ pub fn discard(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 
 /// WATCH key [key ...]
 pub fn watch(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    if ctx.client.transaction.is_some() {
+    if ctx.client.in_transaction() {
         return Err(CommandError::err("WATCH inside MULTI is not allowed"));
     }
     let namespace = ctx.client.namespace_arc().clone();
@@ -159,7 +157,7 @@ pub fn unwatch(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 
 /// EXEC
 pub fn exec(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    let Some(transaction) = ctx.client.transaction.take() else {
+    let Some(transaction) = ctx.client.take_transaction() else {
         return Err(CommandError::err("EXEC without MULTI"));
     };
     if transaction.doomed {

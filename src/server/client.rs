@@ -44,6 +44,8 @@ pub struct ClientInfo {
     /// The id of the namespace the client works in (SESSION.NAMESPACE DROP finds its
     /// connections by it).
     pub namespace: u32,
+    /// Commands queued since MULTI (CLIENT LIST's `multi`, and flag `x`); `None` outside.
+    pub multi: Option<usize>,
 }
 
 impl ClientInfo {
@@ -113,11 +115,17 @@ impl ClientHandle {
     pub fn describe(&self) -> String {
         let info = self.info();
         let idle = self.idle_ms(now_ms()) / 1000;
-        let flags = if info.is_pubsub() { "P" } else { "N" };
+        let flags = match (info.is_pubsub(), info.multi.is_some()) {
+            (false, false) => "N",
+            (true, false) => "P",
+            (false, true) => "x",
+            (true, true) => "Px",
+        };
+        let multi = info.multi.map_or(-1, |queued| queued as i64);
         let mut line = String::new();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -221,7 +229,7 @@ pub struct ClientState {
     close_after_reply: bool,
     pause: Option<Duration>,
     /// Commands queued since MULTI, until EXEC or DISCARD.
-    pub transaction: Option<Transaction>,
+    transaction: Option<Transaction>,
     /// Keys WATCHed for the next EXEC.
     pub watched: WatchedKeys,
 }
@@ -280,6 +288,42 @@ impl ClientState {
     /// The namespace the connection works in.
     pub fn namespace(&self) -> &Namespace {
         &self.namespace
+    }
+
+    /// Whether MULTI was called and no EXEC or DISCARD yet.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// Starts queuing commands (MULTI).
+    pub fn begin_transaction(&mut self) {
+        self.transaction = Some(Transaction::default());
+        self.handle.update(|info| info.multi = Some(0));
+    }
+
+    /// Queues a command for EXEC; false when there is no transaction.
+    pub fn queue_command(&mut self, spec: &'static CommandSpec, args: &[&[u8]]) -> bool {
+        let Some(transaction) = &mut self.transaction else {
+            return false;
+        };
+        transaction.queue(spec, args);
+        let queued = transaction.len();
+        self.handle.update(|info| info.multi = Some(queued));
+        true
+    }
+
+    /// Marks the transaction, if any, as failed (EXECABORT at EXEC).
+    pub fn doom_transaction(&mut self) {
+        if let Some(transaction) = &mut self.transaction {
+            transaction.doom();
+        }
+    }
+
+    /// Ends the transaction (EXEC, DISCARD, RESET), returning it.
+    pub fn take_transaction(&mut self) -> Option<Transaction> {
+        let transaction = self.transaction.take()?;
+        self.handle.update(|info| info.multi = None);
+        Some(transaction)
     }
 
     /// The namespace the connection works in, shared (to remember it beyond this call).
