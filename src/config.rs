@@ -41,7 +41,8 @@ pub struct Config {
     pub users: Vec<UserSpec>,
     /// Databases per namespace (`databases`).
     pub databases: usize,
-    /// Most clients connected at once (`maxclients`).
+    /// Most clients connected at once (`maxclients`); lowered at start-up to what the
+    /// open-file limit holds.
     pub maxclients: usize,
     /// Connections the kernel may queue before they are accepted (`tcp-backlog`).
     pub tcp_backlog: u32,
@@ -387,6 +388,15 @@ pub enum SetRefusal {
     /// The value does not parse or is out of range.
     #[error(transparent)]
     Invalid(InvalidValue),
+    /// `maxclients` over what the open-file limit can be raised to hold.
+    #[error(
+        "The operating system is not able to handle the specified number of clients, try \
+         with {fits}"
+    )]
+    TooManyClients {
+        /// How many clients fit.
+        fits: usize,
+    },
 }
 
 /// Why a namespace policy option was refused (start-up or `SESSION.NAMESPACE CREATE|CONFIG`).

@@ -9,10 +9,11 @@ use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use super::{args, session};
+use crate::config::{ConfigError, SetRefusal};
 use crate::memory::AllocatorStats;
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
-use crate::server::stats;
+use crate::server::{open_files, stats};
 use crate::store::shard::Deadlines;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
@@ -705,10 +706,26 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .map(|pair| (pair[0].as_str(), pair[1].as_str()))
         .collect();
     let mut config = ctx.server.config.write();
-    let was_appendonly = config.appendonly;
+    let previous = config.clone();
     config
         .set_many(&pairs)
         .map_err(|error| CommandError::Coded(error.to_string()))?;
+    if config.maxclients > previous.maxclients {
+        let fits = open_files::fit_clients(config.maxclients).unwrap_or(previous.maxclients);
+        if fits < config.maxclients {
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new maxclients \
+                 setting. Restoring previous settings."
+            );
+            *config = previous;
+            let refusal = ConfigError::SetFailed {
+                name: "maxclients".into(),
+                reason: SetRefusal::TooManyClients { fits },
+            };
+            return Err(CommandError::Coded(refusal.to_string()));
+        }
+    }
+    let was_appendonly = previous.appendonly;
     ctx.server.live.refresh(&config);
     ctx.server.hub.set_output_limit(config.output_limits.pubsub);
     crate::server::persistence::apply_settings(&ctx.server.store, &config);

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod connection;
 pub mod namespaces;
+pub mod open_files;
 pub mod persistence;
 pub mod stats;
 pub mod users;
@@ -317,7 +318,8 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN: binds, loads the AOF, announces readiness,
 /// starts the expiry driver and serves every listener. On the signal it stops accepting and
 /// flushes and fsyncs the AOF before returning.
-pub async fn run(config: Config) -> Result<(), ServerError> {
+pub async fn run(mut config: Config) -> Result<(), ServerError> {
+    config.maxclients = open_files::fit_clients(config.maxclients)?;
     let listeners = bind(&config).await?;
     let metrics_addr = start_metrics(&config)?;
     log_banner(&config, metrics_addr);
@@ -404,6 +406,9 @@ pub enum ServerError {
     /// The AOF could not be loaded or created.
     #[error("cannot load the AOF: {0}")]
     Aof(#[from] crate::persistence::AofError),
+    /// The open-file limit leaves no room for a single client.
+    #[error(transparent)]
+    OpenFiles(#[from] open_files::TooFewFiles),
     /// The metrics endpoint could not be served.
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),
