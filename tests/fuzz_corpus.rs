@@ -99,6 +99,8 @@ fn the_harness_refuses_what_it_must_not_run() {
     assert_eq!((outcome.requests, outcome.refused), (1, 1));
     let outcome = fuzz_harness::run_requests(b"CONFIG SET hz 20 Proto-Max-Bulk-Len 1gb\r\n");
     assert_eq!(outcome.refused, 1);
+    let outcome = fuzz_harness::run_requests(b"DEBUG PANIC\r\nDEBUG panic\r\n");
+    assert_eq!(outcome.refused, 2);
     let outcome = fuzz_harness::run_requests(b"CONFIG SET hz 20\r\nDEBUG SLEEP 100\r\n");
     assert_eq!(outcome.refused, 0);
     assert_eq!(outcome.output, b"+OK\r\n+OK\r\n");

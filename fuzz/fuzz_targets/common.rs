@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use bytes::BytesMut;
 use sessiond::command::{self, Context};
-use sessiond::config::{Config, NamespaceAccess, NamespaceSpec, UserSpec};
+use sessiond::config::{Config, NamespaceAccess, NamespaceSpec, ProtectedAction, UserSpec};
 use sessiond::persistence::codec::{self, Corruption, DecodeError, FRAME_LEN, MAX_PAYLOAD_LEN};
 use sessiond::persistence::file::{HEADER_LEN, encode_header};
 use sessiond::persistence::manifest::{MANIFEST_NAME, base_name, incr_name};
@@ -51,6 +51,7 @@ fn fuzz_config() -> Config {
         databases: 16,
         shards: 2,
         proto_max_bulk_len: MAX_BULK_LEN,
+        enable_debug_command: ProtectedAction::Yes,
         users: vec![UserSpec {
             name: FUZZ_USER.into(),
             password: FUZZ_PASSWORD.into(),
@@ -183,6 +184,7 @@ fn gives_session_id(args: &[&[u8]]) -> bool {
 /// server's memory, or let an input allocate without bound:
 /// - `CONFIG SET appendonly ...`: turning the AOF on starts the AOF thread and writes files.
 /// - `CONFIG SET proto-max-bulk-len ...`: raising it lets SETRANGE pad values to 512 MiB.
+/// - `DEBUG PANIC`: it panics on purpose (a connection survives it, `tests/panics.rs`).
 ///
 /// Everything else runs, SHUTDOWN and DEBUG SLEEP included: no handler sleeps, blocks or
 /// exits itself. In-process SHUTDOWN only notifies a waiter that is not there (the server's
@@ -195,6 +197,7 @@ pub fn refused(args: &[&[u8]]) -> bool {
             .iter()
             .step_by(2)
             .any(|param| is(param, "appendonly") || is(param, "proto-max-bulk-len")),
+        [name, sub, ..] => is(name, "debug") && is(sub, "panic"),
         _ => false,
     }
 }

@@ -886,3 +886,20 @@ pub fn debug_sleep(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
     Ok(Reply::Ok)
 }
+
+/// DEBUG PANIC: panics on purpose while holding every shard lock of the client's database,
+/// to show that a panic in one connection's handling is contained.
+///
+/// Redis's DEBUG PANIC crashes the server. sessiond's takes down only this connection: it
+/// is closed without a reply (what a client gets from any panic in its command's handling),
+/// its registration and subscriptions are released, the panic is logged at error level,
+/// and the shard locks are released as the panic unwinds, so every other client goes on.
+pub fn debug_panic(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    let database = ctx.client.database();
+    let _held = database.lock_all();
+    panic!(
+        "DEBUG PANIC: a panic on purpose, holding the {} shard locks of database {}",
+        database.shard_count(),
+        database.index()
+    );
+}

@@ -40,6 +40,9 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 9);
     /// Allowed in RESP2 subscribe mode (internal; not reported).
     pub const SUBSCRIBE_CONTEXT: Flags = Flags(1 << 10);
+    /// Refused unless `enable-debug-command` allows the client (internal; Redis 7.0 does
+    /// not report its `protected` flag).
+    pub const PROTECTED: Flags = Flags(1 << 11);
 
     const NAMES: [(Flags, &'static str); 10] = [
         (Flags::WRITE, "write"),
@@ -272,7 +275,10 @@ static SESSION_NAMESPACE: &[CommandSpec] = &[
     cmd("session.namespace|help", 2, CONN, NO_KEYS, server::help),
 ];
 
-static DEBUG: &[CommandSpec] = &[cmd("debug|sleep", 3, ADMIN, NO_KEYS, server::debug_sleep)];
+static DEBUG: &[CommandSpec] = &[
+    cmd("debug|sleep", 3, ADMIN, NO_KEYS, server::debug_sleep),
+    cmd("debug|panic", 2, ADMIN, NO_KEYS, server::debug_panic),
+];
 
 /// Every command sessiond knows.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -376,7 +382,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
     cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
     cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
-    container("debug", -2, server::help, DEBUG),
+    CommandSpec {
+        flags: Flags::PROTECTED,
+        ..container("debug", -2, server::help, DEBUG)
+    },
     // pub/sub
     cmd("subscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::subscribe),
     cmd(

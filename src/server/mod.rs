@@ -234,7 +234,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 
 /// Whether a client connects from this host, as protected mode sees it: from 127.0.0.1 or
 /// ::1 exactly, as Redis 7 checks.
-fn is_local(addr: SocketAddr) -> bool {
+pub fn is_local(addr: SocketAddr) -> bool {
     match addr.ip() {
         std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
         std::net::IpAddr::V6(ip) => {
