@@ -42,8 +42,11 @@ pub struct Config {
     pub users: Vec<UserSpec>,
     /// Databases per namespace (`databases`).
     pub databases: usize,
-    /// Most clients connected at once (`maxclients`).
+    /// Most clients connected at once (`maxclients`); lowered at start-up to what the
+    /// open-file limit holds.
     pub maxclients: usize,
+    /// Who may run DEBUG (`enable-debug-command`).
+    pub enable_debug_command: ProtectedAction,
     /// Connections the kernel may queue before they are accepted (`tcp-backlog`).
     pub tcp_backlog: u32,
     /// Close clients idle this many seconds; 0 never (`timeout`).
@@ -169,6 +172,45 @@ impl AppendFsync {
 impl fmt::Display for AppendFsync {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// `enable-debug-command`: who may run a command that can harm the server (DEBUG), as Redis
+/// 7 asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectedAction {
+    /// Nobody.
+    No,
+    /// Every client.
+    Yes,
+    /// Clients connecting from 127.0.0.1 or ::1.
+    Local,
+}
+
+impl ProtectedAction {
+    /// Names in Redis's order.
+    const CHOICES: &'static [(&'static str, ProtectedAction)] = &[
+        ("no", ProtectedAction::No),
+        ("yes", ProtectedAction::Yes),
+        ("local", ProtectedAction::Local),
+    ];
+
+    /// The name `CONFIG GET` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtectedAction::No => "no",
+            ProtectedAction::Yes => "yes",
+            ProtectedAction::Local => "local",
+        }
+    }
+
+    /// Whether a client connected from a local address (`local`) or not may.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAction::No => false,
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => local,
+        }
     }
 }
 
@@ -392,6 +434,15 @@ pub enum SetRefusal {
     /// The value does not parse or is out of range.
     #[error(transparent)]
     Invalid(InvalidValue),
+    /// `maxclients` over what the open-file limit can be raised to hold.
+    #[error(
+        "The operating system is not able to handle the specified number of clients, try \
+         with {fits}"
+    )]
+    TooManyClients {
+        /// How many clients fit.
+        fits: usize,
+    },
 }
 
 /// Why a namespace policy option was refused (start-up or `SESSION.NAMESPACE CREATE|CONFIG`).
@@ -592,6 +643,8 @@ static PARAMS: &[Param] = &[
         |c, v| integer(v, 0, i32::MAX.into()).map(|n| c.tcp_backlog = n as u32)),
     Param::new("maxclients", Runtime, |c| c.maxclients.to_string(),
         |c, v| integer(v, 1, u32::MAX.into()).map(|n| c.maxclients = n as usize)),
+    Param::new("enable-debug-command", StartUp, |c| c.enable_debug_command.as_str().into(),
+        |c, v| one_of(v, ProtectedAction::CHOICES).map(|p| c.enable_debug_command = p)),
     Param::new("timeout", Runtime, |c| c.timeout.to_string(),
         |c, v| integer(v, 0, i32::MAX.into()).map(|n| c.timeout = n as u64)),
     Param::new("proto-max-bulk-len", Runtime, |c| c.proto_max_bulk_len.to_string(),
@@ -684,6 +737,7 @@ impl Default for Config {
             users: Vec::new(),
             databases: 16,
             maxclients: 10_000,
+            enable_debug_command: ProtectedAction::No,
             tcp_backlog: 511,
             timeout: 0,
             proto_max_bulk_len: 512 * 1024 * 1024,

@@ -108,6 +108,7 @@ fn serve(cli: Cli) -> ExitCode {
         }
     };
     init_logging(config.loglevel);
+    log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads.max(1))
         .enable_all()
@@ -143,4 +144,24 @@ fn init_logging(level: LogLevel) {
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// Logs every panic at error level, with its message and where it happened (and a backtrace
+/// when `RUST_BACKTRACE` asks for one). A panic in a connection's handling closes only that
+/// connection, so the server's log is where an operator learns of it.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let message = info.payload_as_str().unwrap_or("a panic without a message");
+        let location = info
+            .location()
+            .map_or_else(String::new, |location| format!(" at {location}"));
+        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{backtrace}"),
+            _ => String::new(),
+        };
+        tracing::error!("thread '{name}' panicked{location}: {message}{backtrace}");
+    }));
 }

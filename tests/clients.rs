@@ -353,7 +353,7 @@ fn hello_switches_between_resp2_and_resp3() {
 
 #[test]
 fn debug_sleep_delays_only_the_sleeping_client() {
-    let server = Server::sessiond(&[]);
+    let server = Server::sessiond(&["--enable-debug-command", "yes"]);
     let mut sleeper = server.raw();
     let mut other = server.raw();
     let sleeper_id = client_id(&mut sleeper).to_string();

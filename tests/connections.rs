@@ -3,8 +3,9 @@
 //!
 //! Both sides need more file descriptors than the usual soft limit of 1,024: this test
 //! process raises its own soft limit with util-linux's `prlimit`, and each server is
-//! started through `sh -c 'ulimit -n N && exec sessiond ...'` (sessiond does not raise its
-//! own limit). When the hard limit is too low the tests fail and say so.
+//! started through `sh -c 'ulimit -n N && exec sessiond ...'` (sessiond raises its own soft
+//! limit only as far as `maxclients` needs). When the hard limit is too low the tests fail
+//! and say so.
 //!
 //! Commands go out as a pipeline across sockets: the command is written on every
 //! connection first, then every reply is read, under one deadline for the whole round.
@@ -15,7 +16,9 @@
 
 mod common;
 
-use common::{RawClient, ReadError, Server, encode_command, escape, frame, vm_rss_kb};
+use common::{
+    RawClient, ReadError, Server, encode_command, escape, frame, nofile_limits, vm_rss_kb,
+};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -40,32 +43,6 @@ const ROUND_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const REFUSED: &[u8] = b"-ERR max number of clients reached\r\n";
-
-/// The soft and hard `Max open files` limits of process `pid` (`self` for this one),
-/// from `/proc/PID/limits`; `unlimited` reads as `u64::MAX`.
-fn nofile_limits(pid: &str) -> (u64, u64) {
-    let path = format!("/proc/{pid}/limits");
-    let limits = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let parse = |value: &str| {
-        if value == "unlimited" {
-            u64::MAX
-        } else {
-            value
-                .parse()
-                .unwrap_or_else(|_| panic!("bad limit {value:?} in {path}:\n{limits}"))
-        }
-    };
-    limits
-        .lines()
-        .find_map(|line| line.strip_prefix("Max open files"))
-        .map(|rest| {
-            let mut values = rest.split_whitespace();
-            let soft = parse(values.next().unwrap_or_default());
-            let hard = parse(values.next().unwrap_or_default());
-            (soft, hard)
-        })
-        .unwrap_or_else(|| panic!("no \"Max open files\" line in {path}:\n{limits}"))
-}
 
 /// Raises this process' soft open-file limit to `FD_LIMIT` (or the hard limit, if lower)
 /// once, and returns the limit to give the servers. Panics, saying what to do, when the

@@ -20,7 +20,7 @@
 //! deterministic: no cursors, random picks or timings except under
 //! `[ignore]`/`[approx]`/`[sorted]`. A script that changes a configuration
 //! parameter other than `notify-keyspace-events` must set it back at its
-//! end, since the servers are shared by all scripts. redis-server runs with
+//! end, since the servers are shared by all scripts. Both servers run with
 //! `--enable-debug-command local` so that `DEBUG SLEEP` works on both.
 //!
 //! # Script format
@@ -548,9 +548,9 @@ struct Pair {
 impl Pair {
     /// Starts both servers.
     fn start() -> Pair {
-        // sessiond offers DEBUG SLEEP for tests; redis 7 needs this to allow it.
+        // DEBUG SLEEP is for tests; both need this to allow it.
         let reference = Server::redis(&["--enable-debug-command", "local"]);
-        let candidate = Server::sessiond(&[]);
+        let candidate = Server::sessiond(&["--enable-debug-command", "local"]);
         let info = reference.raw().call(&["INFO", "server"]);
         let info = String::from_utf8_lossy(&info).into_owned();
         let reference_version = info

@@ -9,22 +9,17 @@ use std::path::{Path, PathBuf};
 #[path = "../fuzz/fuzz_targets/common.rs"]
 mod fuzz_harness;
 
-use fuzz_harness::Checks;
+use sessiond::config::Config;
+use sessiond::persistence::file::HEADER_LEN;
+use sessiond::persistence::load;
+use sessiond::persistence::manifest::base_name;
+use sessiond::server::ServerState;
+use sessiond::store::now_ms;
 
-/// Findings reproduced in `fuzz/artifacts-found/` that are not fixed in `src/` yet: each has
-/// an ignored test below, and the harness tolerates it elsewhere (see [`Checks`]). The
-/// other reproducers there are fixed, and [`fixed_findings_stay_fixed`] replays them.
-const OPEN_FINDINGS: &[&str] = &[
-    "aof_record-nested-batch-stack-overflow",
-    "aof_record-declared-length-allocation",
-];
-
-/// The stack a connection runs on: a tokio worker thread's (2 MiB, tokio's default).
+/// The stack a connection runs on: a tokio worker thread's (2 MiB, tokio's default). The
+/// corpora and reproducers replay on it: no input may make parsing or decoding recurse as
+/// deep as it nests.
 const SERVER_STACK: usize = 2 << 20;
-
-/// The stack the corpora are replayed on. The fuzzer runs inputs on its main thread (8 MiB),
-/// and this harness, unoptimised, takes more stack per level of the decoders' recursion.
-const REPLAY_STACK: usize = 64 << 20;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -104,17 +99,11 @@ fn the_harness_refuses_what_it_must_not_run() {
     assert_eq!((outcome.requests, outcome.refused), (1, 1));
     let outcome = fuzz_harness::run_requests(b"CONFIG SET hz 20 Proto-Max-Bulk-Len 1gb\r\n");
     assert_eq!(outcome.refused, 1);
+    let outcome = fuzz_harness::run_requests(b"DEBUG PANIC\r\nDEBUG panic\r\n");
+    assert_eq!(outcome.refused, 2);
     let outcome = fuzz_harness::run_requests(b"CONFIG SET hz 20\r\nDEBUG SLEEP 100\r\n");
     assert_eq!(outcome.refused, 0);
     assert_eq!(outcome.output, b"+OK\r\n+OK\r\n");
-}
-
-#[test]
-fn the_batch_tag_is_the_batch_variant() {
-    use sessiond::persistence::{Effect, codec};
-    let mut record = Vec::new();
-    codec::encode(&Effect::Batch(Vec::new()), &mut record).expect("encodes");
-    assert_eq!(record[codec::FRAME_LEN], fuzz_harness::BATCH_TAG);
 }
 
 #[test]
@@ -125,7 +114,7 @@ fn request_corpus_replays_without_a_panic() {
         "the request corpus has {} files",
         corpus.len()
     );
-    let outcomes = on_stack(REPLAY_STACK, move || {
+    let outcomes = on_stack(SERVER_STACK, move || {
         replay(&corpus, fuzz_harness::run_requests)
     });
     let executed: usize = outcomes.iter().map(|o| o.requests - o.refused).sum();
@@ -149,7 +138,7 @@ fn aof_record_corpus_replays_without_a_panic() {
         "the AOF corpus has {} files",
         corpus.len()
     );
-    let outcomes = on_stack(REPLAY_STACK, move || {
+    let outcomes = on_stack(SERVER_STACK, move || {
         replay(&corpus, fuzz_harness::run_aof_record)
     });
     assert!(
@@ -163,14 +152,14 @@ fn aof_record_corpus_replays_without_a_panic() {
 }
 
 /// Runs a reproducer through the harness of the target it is named after (`request-...`,
-/// `aof_record-...`), no finding tolerated, on a connection's stack.
-fn run_strictly(name: &str, data: Vec<u8>) {
+/// `aof_record-...`), on a connection's stack.
+fn run_reproducer(name: &str, data: Vec<u8>) {
     let name = name.to_string();
     on_stack(SERVER_STACK, move || {
         if name.starts_with("request-") {
-            fuzz_harness::run_requests_with(&data, Checks::STRICT);
+            fuzz_harness::run_requests(&data);
         } else if name.starts_with("aof_record-") {
-            fuzz_harness::run_aof_record_with(&data, Checks::STRICT);
+            fuzz_harness::run_aof_record(&data);
         } else {
             panic!("{name}: a reproducer's name starts with its target");
         }
@@ -183,52 +172,54 @@ fn reproducer(name: &str) -> Vec<u8> {
 
 #[test]
 fn fixed_findings_stay_fixed() {
-    let mut fixed = 0;
-    for (path, data) in inputs(&fuzz_dir().join("artifacts-found")) {
+    let found = inputs(&fuzz_dir().join("artifacts-found"));
+    assert!(found.len() >= 4, "the four reproducers of the first runs");
+    for (path, data) in found {
         let name = path.file_name().and_then(|n| n.to_str()).expect("a name");
-        if !OPEN_FINDINGS.contains(&name) {
-            run_strictly(name, data);
-            fixed += 1;
-        }
+        run_reproducer(name, data);
     }
+}
+
+/// What loading `records` as the base of an AOF directory, before an empty incremental file,
+/// says: it must fail. (Damage in the last record of the last file would be a torn tail, cut
+/// off; in a base it is corruption, and the base is read by the loader's threads.)
+fn load_error(records: Vec<u8>) -> String {
+    on_stack(SERVER_STACK, move || {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        fuzz_harness::write_aof(dir.path(), &records, &[]);
+        let state = ServerState::new(Config {
+            appendonly: false,
+            ..Config::default()
+        });
+        match load::load(dir.path(), &state.store, true, now_ms()) {
+            Ok(_) => panic!("the records load"),
+            Err(error) => error.to_string(),
+        }
+    })
+}
+
+/// How a load error names the damage of the first record of the base.
+fn first_record_corrupt() -> String {
+    format!("{}: corrupt at offset {HEADER_LEN}: ", base_name(1))
+}
+
+#[test]
+fn nested_batches_are_corrupt_not_a_stack_overflow() {
+    // A record holding a batch in a batch, 20,000 deep.
+    let error = load_error(reproducer("aof_record-nested-batch-stack-overflow"));
     assert!(
-        fixed >= 2,
-        "request-error-reply-crlf and request-nested-array-stack-overflow are fixed and replayed"
+        error.contains(&first_record_corrupt()) && error.contains("a batch inside a batch"),
+        "{error}"
     );
 }
 
 #[test]
-fn open_findings_are_still_tolerated() {
-    // Until they are fixed, the fuzz targets and the corpus replay run past them.
-    on_stack(REPLAY_STACK, || {
-        for name in OPEN_FINDINGS {
-            let data = reproducer(name);
-            if name.starts_with("request-") {
-                fuzz_harness::run_requests(&data);
-            } else {
-                fuzz_harness::run_aof_record(&data);
-            }
-        }
-    });
-}
-
-// Each open finding, no finding tolerated. Those that overflow the stack abort the test
-// binary (a stack overflow is not a panic) when run with `--ignored`.
-
-#[test]
-#[ignore = "open finding: nested Batch effects recurse in the AOF payload decoder without a \
-            depth limit (src/persistence/codec.rs, decode) and overflow the stack, aborting \
-            the process; not fixed in src/ yet"]
-fn open_finding_nested_batch_stack_overflow() {
-    let name = "aof_record-nested-batch-stack-overflow";
-    run_strictly(name, reproducer(name));
-}
-
-#[test]
-#[ignore = "open finding: the AOF payload decoder allocates a string's declared length before \
-            reading it (src/persistence/codec.rs, decode: bincode without a limit), aborting \
-            on a huge one; not fixed in src/ yet"]
-fn open_finding_declared_length_allocation() {
-    let name = "aof_record-declared-length-allocation";
-    run_strictly(name, reproducer(name));
+fn a_huge_declared_length_is_corrupt_not_an_allocation() {
+    // A 12-byte payload whose option string declares 16 TiB.
+    let payload = reproducer("aof_record-declared-length-allocation");
+    let error = load_error(fuzz_harness::frame(&payload));
+    assert!(
+        error.contains(&first_record_corrupt()) && error.contains("declares lengths"),
+        "{error}"
+    );
 }

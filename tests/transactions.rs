@@ -205,3 +205,49 @@ fn client_list_shows_a_transaction_and_its_queue() {
         "{after}"
     );
 }
+
+#[test]
+fn a_panic_inside_exec_releases_the_gate_and_logs_what_ran() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_arg = dir.path().to_str().expect("utf-8 temp dir");
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir_arg,
+        "--enable-debug-command",
+        "yes",
+    ];
+    let mut server = Server::sessiond(&args);
+    let mut doomed = server.raw();
+    for line in [
+        "MULTI",
+        "SET before-panic 1",
+        "DEBUG PANIC",
+        "SET after-panic 1",
+    ] {
+        doomed.call_str(line);
+    }
+    doomed.send(&["EXEC"]);
+    doomed.expect_closed();
+    let mut other = server.raw();
+    assert_eq!(
+        other.call_str("SET still-serving 1"),
+        b"+OK\r\n",
+        "the gate is free"
+    );
+    assert_eq!(other.call_str("MULTI"), b"+OK\r\n");
+    other.call_str("INCR n");
+    assert_eq!(other.call_str("EXEC"), b"*1\r\n:1\r\n", "EXEC runs again");
+    assert_eq!(other.call_str("EXISTS before-panic after-panic"), b":1\r\n");
+    server.terminate();
+    let restarted = Server::sessiond(&args);
+    let mut check = restarted.raw();
+    assert_eq!(
+        check.call_str("EXISTS before-panic after-panic still-serving n"),
+        b":3\r\n",
+        "what ran before the panic was logged, the rest of the queue was not"
+    );
+}

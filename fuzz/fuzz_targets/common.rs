@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use bytes::BytesMut;
 use sessiond::command::{self, Context};
-use sessiond::config::{Config, NamespaceAccess, NamespaceSpec, UserSpec};
+use sessiond::config::{Config, NamespaceAccess, NamespaceSpec, ProtectedAction, UserSpec};
 use sessiond::persistence::codec::{self, Corruption, DecodeError, FRAME_LEN, MAX_PAYLOAD_LEN};
 use sessiond::persistence::file::{HEADER_LEN, encode_header};
 use sessiond::persistence::manifest::{MANIFEST_NAME, base_name, incr_name};
@@ -25,53 +25,10 @@ use sessiond::pubsub::{Delivery, Mailbox};
 use sessiond::server::{ClientState, ServerState};
 use sessiond::store::now_ms;
 
-/// Whether the findings already reported, and not fixed yet, fail an input.
-///
-/// The fuzz targets and the corpus replay run [`Checks::TOLERANT`], so fuzzing goes on past
-/// a known finding to new ones; the reproducers in `fuzz/artifacts-found/` are replayed
-/// [`Checks::STRICT`]. Each tolerated finding is named where it is tolerated.
-#[derive(Clone, Copy, Debug)]
-pub struct Checks {
-    /// Inputs that may nest aggregates or batches deep enough to overflow a stack are
-    /// skipped, and records that may nest batches deeper than a few levels are not loaded
-    /// on the loader's threads (2 MiB stacks):
-    /// `fuzz/artifacts-found/request-nested-array-stack-overflow` and
-    /// `fuzz/artifacts-found/aof_record-nested-batch-stack-overflow`.
-    pub deep_nesting: bool,
-    /// Inputs holding a record whose payload declares a string longer than any input could
-    /// hold are skipped: the decoder allocates the declared length before it reads
-    /// (`fuzz/artifacts-found/aof_record-declared-length-allocation`).
-    pub huge_declared_lengths: bool,
-}
-
-impl Checks {
-    /// Every check, no finding tolerated.
-    pub const STRICT: Checks = Checks {
-        deep_nesting: false,
-        huge_declared_lengths: false,
-    };
-    /// The known findings tolerated.
-    pub const TOLERANT: Checks = Checks {
-        deep_nesting: true,
-        huge_declared_lengths: true,
-    };
-}
-
 /// `proto-max-bulk-len` of the fuzzed server: 1 MiB instead of 512 MiB, so that no input can
 /// make it hold more than a few hundred MiB (SETRANGE pads a value up to this length, once
 /// per key) and every input runs in milliseconds.
 pub const MAX_BULK_LEN: u64 = 1024 * 1024;
-
-/// How many bytes `tag` `data` holds: a bound on how deep what `tag` opens (a RESP array,
-/// an encoded [`Effect::Batch`]) can nest in it.
-fn tags(data: &[u8], tag: u8) -> usize {
-    data.iter().filter(|&&b| b == tag).count()
-}
-
-/// Most tags an input may hold while [`Checks::deep_nesting`] is tolerated: more than a
-/// fuzz input (4096 bytes at most) can hold, so only longer inputs are skipped; a 4096-byte
-/// nesting decodes on the fuzzer's main thread.
-const MAX_NESTING_TAGS: usize = 4096;
 
 /// A user besides the default one, for AUTH and namespace access in the seeds.
 pub const FUZZ_USER: &str = "fuzzer";
@@ -94,6 +51,7 @@ fn fuzz_config() -> Config {
         databases: 16,
         shards: 2,
         proto_max_bulk_len: MAX_BULK_LEN,
+        enable_debug_command: ProtectedAction::Yes,
         users: vec![UserSpec {
             name: FUZZ_USER.into(),
             password: FUZZ_PASSWORD.into(),
@@ -120,11 +78,6 @@ pub struct Outcome {
     pub protocol_error: Option<String>,
 }
 
-/// [`run_requests_with`] the known findings tolerated: what the `request` target runs.
-pub fn run_requests(data: &[u8]) -> Outcome {
-    run_requests_with(data, Checks::TOLERANT)
-}
-
 /// Feeds `data` to a fresh server as one connection's input: every request the parser finds
 /// is run and its reply encoded, in the protocol the connection speaks (RESP2 until a
 /// `HELLO 3`), until the input ends, a protocol error closes the connection, or a command
@@ -134,10 +87,7 @@ pub fn run_requests(data: &[u8]) -> Outcome {
 ///
 /// A fresh server per input keeps inputs independent, so that a crash replays from its
 /// input alone.
-pub fn run_requests_with(data: &[u8], checks: Checks) -> Outcome {
-    if checks.deep_nesting && tags(data, b'*') > MAX_NESTING_TAGS {
-        return Outcome::default();
-    }
+pub fn run_requests(data: &[u8]) -> Outcome {
     let state = ServerState::new(config());
     let addr: SocketAddr = "127.0.0.1:1".parse().expect("a valid address");
     let (mailbox, mut inbox) = Mailbox::new();
@@ -234,6 +184,7 @@ fn gives_session_id(args: &[&[u8]]) -> bool {
 /// server's memory, or let an input allocate without bound:
 /// - `CONFIG SET appendonly ...`: turning the AOF on starts the AOF thread and writes files.
 /// - `CONFIG SET proto-max-bulk-len ...`: raising it lets SETRANGE pad values to 512 MiB.
+/// - `DEBUG PANIC`: it panics on purpose (a connection survives it, `tests/panics.rs`).
 ///
 /// Everything else runs, SHUTDOWN and DEBUG SLEEP included: no handler sleeps, blocks or
 /// exits itself. In-process SHUTDOWN only notifies a waiter that is not there (the server's
@@ -246,6 +197,7 @@ pub fn refused(args: &[&[u8]]) -> bool {
             .iter()
             .step_by(2)
             .any(|param| is(param, "appendonly") || is(param, "proto-max-bulk-len")),
+        [name, sub, ..] => is(name, "debug") && is(sub, "panic"),
         _ => false,
     }
 }
@@ -351,8 +303,6 @@ pub struct AofOutcome {
     pub loaded: bool,
 }
 
-/// [`run_aof_record_with`] the known findings tolerated: what the `aof_record` target runs.
-///
 /// Feeds `data` to the AOF decoding path: as back-to-back records (the codec), as a whole
 /// file, header included, and as the records of a file behind a valid header (the reader).
 /// Random bytes rarely carry a matching CRC32C, so the records are also tried with every
@@ -360,19 +310,7 @@ pub struct AofOutcome {
 /// [`AofReader`], loaded into a fresh store from an AOF directory, and checked as
 /// `sessiond check-aof` does.
 pub fn run_aof_record(data: &[u8]) -> AofOutcome {
-    run_aof_record_with(data, Checks::TOLERANT)
-}
-
-/// [`run_aof_record`] with the findings `checks` tolerates.
-pub fn run_aof_record_with(data: &[u8], checks: Checks) -> AofOutcome {
-    if checks.deep_nesting && tags(data, BATCH_TAG) > MAX_NESTING_TAGS {
-        return AofOutcome::default();
-    }
     let fixed = with_fixed_checksums(data);
-    let huge = declares_huge(data) || holds_huge_record(data) || holds_huge_record(&fixed);
-    if checks.huge_declared_lengths && huge {
-        return AofOutcome::default();
-    }
     let mut outcome = AofOutcome {
         raw_records: walk_records(data),
         ..AofOutcome::default()
@@ -384,35 +322,8 @@ pub fn run_aof_record_with(data: &[u8], checks: Checks) -> AofOutcome {
     encode_header(FileKind::Incremental, &mut file);
     file.extend_from_slice(&fixed);
     read_file(&file);
-    outcome.loaded = load_and_check(&fixed, checks);
+    outcome.loaded = load_and_check(&fixed);
     outcome
-}
-
-/// Most bytes a payload decoded with a limit may claim: far more than any input holds.
-const DECODE_LIMIT: usize = 1 << 20;
-
-/// Whether decoding `payload` as an [`Effect`] would allocate more than [`DECODE_LIMIT`]
-/// for the lengths it declares (what the codec, without a limit, allocates up front).
-fn declares_huge(payload: &[u8]) -> bool {
-    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-    matches!(
-        bincode::serde::borrow_decode_from_slice::<Effect, _>(payload, config),
-        Err(bincode::error::DecodeError::LimitExceeded)
-    )
-}
-
-/// Whether a record with a matching checksum that [`declares_huge`] starts anywhere in
-/// `bytes`: the reader looks for valid records at every offset of a damaged tail.
-fn holds_huge_record(bytes: &[u8]) -> bool {
-    (0..bytes.len().saturating_sub(FRAME_LEN)).any(|at| {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        let stored = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-        let start = at + FRAME_LEN;
-        len > 0
-            && len <= bytes.len() - start
-            && crc32c::crc32c(&bytes[start..start + len]) == stored
-            && declares_huge(&bytes[start..start + len])
-    })
 }
 
 /// Decodes records from the start of `data` until one does not decode, checking that the
@@ -475,7 +386,7 @@ fn check_payload(payload: &[u8]) {
 }
 
 /// `payload` framed as a record: length, CRC32C, payload.
-fn frame(payload: &[u8]) -> Vec<u8> {
+pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut record = Vec::with_capacity(FRAME_LEN + payload.len());
     record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
@@ -589,19 +500,13 @@ fn read_file(file: &[u8]) {
 /// file (a base that is not last is loaded by several threads) and once as the last
 /// incremental file after an empty base (read by one, a torn tail truncated), loads each into
 /// a fresh store and checks it as `check-aof` does. Returns whether the second one loaded.
-fn load_and_check(records: &[u8], checks: Checks) -> bool {
+fn load_and_check(records: &[u8]) -> bool {
     let dir = tempfile::Builder::new()
         .prefix("sessiond-fuzz-aof")
         .tempdir_in(scratch_dir())
         .expect("a temporary directory");
     let mut loaded = false;
-    // A batch nested in a batch needs one byte BATCH_TAG per level, so few of them bound
-    // the depth; the journal never nests batches at all.
-    let may_nest_deep = tags(records, BATCH_TAG) > MAX_BATCH_TAGS;
     for records_in_base in [true, false] {
-        if records_in_base && checks.deep_nesting && may_nest_deep {
-            continue;
-        }
         let (base, incr) = if records_in_base {
             (records, &[][..])
         } else {
@@ -621,13 +526,6 @@ fn load_and_check(records: &[u8], checks: Checks) -> bool {
     loaded
 }
 
-/// The first byte of an encoded [`Effect::Batch`]: its variant index.
-pub const BATCH_TAG: u8 = 11;
-
-/// Most [`BATCH_TAG`] bytes in records loaded on the loader's threads while
-/// [`Checks::deep_nesting`] is tolerated.
-const MAX_BATCH_TAGS: usize = 128;
-
 /// Where the temporary AOF directories go: memory, where the machine has a tmpfs for it.
 fn scratch_dir() -> PathBuf {
     let shm = Path::new("/dev/shm");
@@ -639,7 +537,7 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// An AOF directory: a manifest naming base 1 and incremental 1, holding these records.
-fn write_aof(dir: &Path, base: &[u8], incr: &[u8]) {
+pub fn write_aof(dir: &Path, base: &[u8], incr: &[u8]) {
     for (name, kind, records) in [
         (base_name(1), FileKind::Base, base),
         (incr_name(1), FileKind::Incremental, incr),

@@ -111,6 +111,11 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
     let Some(spec) = lookup(name) else {
         return transaction::refuse(ctx, None, unknown_command(name, &args[1..]));
     };
+    if spec.flags.contains(Flags::PROTECTED)
+        && let Err(error) = check_arity(spec, args.len()).and_then(|()| allow_protected(ctx))
+    {
+        return transaction::refuse(ctx, Some(spec), error.to_string());
+    }
     let checked = resolve_subcommand(spec, args).and_then(|spec| admit(ctx, spec).map(|()| spec));
     let spec = match checked {
         Ok(spec) => spec,
@@ -179,6 +184,20 @@ fn check_arity(spec: &CommandSpec, argc: usize) -> Result<(), CommandError> {
     } else {
         Err(CommandError::WrongArity(spec.name.to_string()))
     }
+}
+
+/// Whether `enable-debug-command` lets this client run DEBUG; checked before a subcommand
+/// is looked for and before authentication, as Redis checks its `protected` commands.
+fn allow_protected(ctx: &Context) -> Result<(), CommandError> {
+    let setting = ctx.server.config.read().enable_debug_command;
+    if setting.allows(crate::server::is_local(ctx.client.handle().addr)) {
+        return Ok(());
+    }
+    Err(CommandError::err(
+        "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+         you can run it from a local connection, otherwise you need to set this option in the \
+         configuration file, and then restart the server.",
+    ))
 }
 
 /// Authentication, permission and subscribe-mode checks that come before the handler.

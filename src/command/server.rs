@@ -9,10 +9,11 @@ use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use super::{args, session};
+use crate::config::{ConfigError, SetRefusal};
 use crate::memory::AllocatorStats;
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
-use crate::server::stats;
+use crate::server::{open_files, stats};
 use crate::store::shard::Deadlines;
 
 /// `<CONTAINER> HELP`: what its subcommands do.
@@ -706,10 +707,26 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .map(|pair| (pair[0].as_str(), pair[1].as_str()))
         .collect();
     let mut config = ctx.server.config.write();
-    let was_appendonly = config.appendonly;
+    let previous = config.clone();
     config
         .set_many(&pairs)
         .map_err(|error| CommandError::Coded(error.to_string()))?;
+    if config.maxclients > previous.maxclients {
+        let fits = open_files::fit_clients(config.maxclients).unwrap_or(previous.maxclients);
+        if fits < config.maxclients {
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new maxclients \
+                 setting. Restoring previous settings."
+            );
+            *config = previous;
+            let refusal = ConfigError::SetFailed {
+                name: "maxclients".into(),
+                reason: SetRefusal::TooManyClients { fits },
+            };
+            return Err(CommandError::Coded(refusal.to_string()));
+        }
+    }
+    let was_appendonly = previous.appendonly;
     ctx.server.live.refresh(&config);
     ctx.server.store.set_hash_limits(config.hash_limits());
     ctx.server.hub.set_output_limit(config.output_limits.pubsub);
@@ -870,4 +887,21 @@ pub fn debug_sleep(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
             .pause(Duration::from_secs_f64(seconds.min(3600.0)));
     }
     Ok(Reply::Ok)
+}
+
+/// DEBUG PANIC: panics on purpose while holding every shard lock of the client's database,
+/// to show that a panic in one connection's handling is contained.
+///
+/// Redis's DEBUG PANIC crashes the server. sessiond's takes down only this connection: it
+/// is closed without a reply (what a client gets from any panic in its command's handling),
+/// its registration and subscriptions are released, the panic is logged at error level,
+/// and the shard locks are released as the panic unwinds, so every other client goes on.
+pub fn debug_panic(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    let database = ctx.client.database();
+    let _held = database.lock_all();
+    panic!(
+        "DEBUG PANIC: a panic on purpose, holding the {} shard locks of database {}",
+        database.shard_count(),
+        database.index()
+    );
 }

@@ -47,6 +47,9 @@ impl Flags {
     pub const TRANSACTION_CONTROL: Flags = Flags(1 << 11);
     /// Takes the transaction gate itself, exclusively: EXEC (internal; not reported).
     pub const RUNS_ALONE: Flags = Flags(1 << 12);
+    /// Refused unless `enable-debug-command` allows the client (internal; Redis 7.0 does
+    /// not report its `protected` flag).
+    pub const PROTECTED: Flags = Flags(1 << 13);
 
     const NAMES: [(Flags, &'static str); 10] = [
         (Flags::WRITE, "write"),
@@ -280,7 +283,10 @@ static SESSION_NAMESPACE: &[CommandSpec] = &[
     cmd("session.namespace|help", 2, CONN, NO_KEYS, server::help),
 ];
 
-static DEBUG: &[CommandSpec] = &[cmd("debug|sleep", 3, ADMIN, NO_KEYS, server::debug_sleep)];
+static DEBUG: &[CommandSpec] = &[
+    cmd("debug|sleep", 3, ADMIN, NO_KEYS, server::debug_sleep),
+    cmd("debug|panic", 2, ADMIN, NO_KEYS, server::debug_panic),
+];
 
 /// Every command sessiond knows.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -421,7 +427,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
     cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
     cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
-    container("debug", -2, server::help, DEBUG),
+    CommandSpec {
+        flags: Flags::PROTECTED,
+        ..container("debug", -2, server::help, DEBUG)
+    },
     // pub/sub
     cmd("subscribe", -2, SUBSCRIPTION, NO_KEYS, pubsub::subscribe),
     cmd(

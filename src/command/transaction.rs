@@ -173,8 +173,7 @@ pub fn exec(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
         return Ok(Reply::NilArray);
     }
     drop(watched);
-    let journal = server.store.journal();
-    journal.begin_unit();
+    let unit = server.store.journal().unit();
     let replies = transaction
         .queued
         .iter()
@@ -183,6 +182,6 @@ pub fn exec(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
             run(ctx, spec, &args)
         })
         .collect();
-    journal.end_unit();
+    drop(unit);
     Ok(Reply::Array(replies))
 }

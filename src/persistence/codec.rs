@@ -7,6 +7,11 @@
 //!      8   len  payload   one Effect, bincode 2 `standard()` (little-endian, varint integers)
 //! ```
 //!
+//! A payload that cannot be one effect is [`Corruption::Payload`], whatever it declares: a
+//! length its bytes do not back, or a batch inside a batch (see [`Effect::Batch`]), is an
+//! error of the decoder, never an allocation of that length or a recursion as deep as the
+//! input.
+//!
 //! This is the only module that knows bincode. bincode is unmaintained (2.0.1 is pinned; 3.0.0
 //! is an empty placeholder), so it stays behind [`encode`] and [`decode`] and can be swapped
 //! for another encoding of the same [`Effect`] under a new format version.
@@ -160,14 +165,55 @@ pub fn decode(buf: &[u8]) -> Result<(Effect<'_>, usize), DecodeError> {
         }));
     }
     let payload_error = |reason| DecodeError::Corrupt(Corruption::Payload { record_len, reason });
-    match bincode::serde::borrow_decode_from_slice::<Effect<'_>, _>(payload, CONFIG) {
+    match decode_payload(payload) {
         Ok((effect, used)) if used == payload.len() => Ok((effect, record_len)),
         Ok((_, used)) => Err(payload_error(format!(
             "{} bytes left over after the effect",
             payload.len() - used
         ))),
+        Err(bincode::error::DecodeError::LimitExceeded) => {
+            Err(payload_error(DECLARES_TOO_MUCH.to_string()))
+        }
         Err(error) => Err(payload_error(error.to_string())),
     }
+}
+
+/// Why a payload that claims more than [`CLAIM_PER_BYTE`] per byte is corrupt.
+const DECLARES_TOO_MUCH: &str = "it declares lengths that its bytes cannot hold";
+
+/// Most bytes the decoder may claim per payload byte it reads. bincode counts what a decoded
+/// value takes in memory: 8 for a length or a `u64` that a varint stores in one byte, the
+/// bytes themselves for a string. A payload that claims more declares lengths its bytes do
+/// not hold.
+const CLAIM_PER_BYTE: usize = 8;
+
+/// Decodes `payload` with bincode's limit on what it may claim (and so allocate before
+/// reading: an owned string's declared length) set from the payload's own length, so a
+/// length that no payload byte backs is an error, not an allocation. The limit is a type
+/// parameter: the smallest of a few steps that is at least [`CLAIM_PER_BYTE`] times the
+/// payload.
+fn decode_payload(payload: &[u8]) -> Result<(Effect<'_>, usize), bincode::error::DecodeError> {
+    const SMALL: usize = 8 << 10;
+    const MEDIUM: usize = 1 << 20;
+    const LARGE: usize = 128 << 20;
+    const MAX: usize = MAX_PAYLOAD_LEN as usize;
+    let len = payload.len();
+    if len <= SMALL {
+        decode_within::<{ SMALL * CLAIM_PER_BYTE }>(payload)
+    } else if len <= MEDIUM {
+        decode_within::<{ MEDIUM * CLAIM_PER_BYTE }>(payload)
+    } else if len <= LARGE {
+        decode_within::<{ LARGE * CLAIM_PER_BYTE }>(payload)
+    } else {
+        decode_within::<{ MAX * CLAIM_PER_BYTE }>(payload)
+    }
+}
+
+/// Decodes `payload` claiming at most `LIMIT` bytes.
+fn decode_within<const LIMIT: usize>(
+    payload: &[u8],
+) -> Result<(Effect<'_>, usize), bincode::error::DecodeError> {
+    bincode::serde::borrow_decode_from_slice(payload, CONFIG.with_limit::<LIMIT>())
 }
 
 /// The little-endian u32 at `at`, if `buf` holds it.
@@ -440,6 +486,69 @@ pub(crate) mod tests {
                 Err(DecodeError::Corrupt(Corruption::Length { len }))
             );
         }
+    }
+
+    /// The reason `decode` gives for a framed `payload`, which must be corrupt.
+    fn payload_error(payload: &[u8]) -> String {
+        let bytes = framed(payload);
+        match decode(&bytes) {
+            Err(DecodeError::Corrupt(Corruption::Payload { record_len, reason })) => {
+                assert_eq!(record_len, bytes.len());
+                reason
+            }
+            other => panic!("{payload:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_declared_length_no_byte_backs_is_corrupt_not_allocated() {
+        // NamespaceCreate "", one option whose name declares 16 TiB (a varint u64: 253).
+        let mut payload = vec![0, 0, 1, 253];
+        payload.extend_from_slice(&(16u64 << 40).to_le_bytes());
+        assert_eq!(payload_error(&payload), DECLARES_TOO_MUCH);
+    }
+
+    #[test]
+    fn the_densest_effects_decode_within_the_limit() {
+        // An Expire of empty names takes 5 bytes and claims 32: close to the most per byte.
+        let expire = Effect::Expire {
+            namespace: "".into(),
+            db: 0,
+            key: b"".into(),
+            expire_at: 0,
+        };
+        for count in [1, 1_600, 1_700, 300_000] {
+            let batch = Effect::Batch(vec![expire.clone(); count]);
+            let bytes = encoded(&batch);
+            assert_eq!(decode(&bytes), Ok((batch, bytes.len())), "{count} effects");
+        }
+    }
+
+    #[test]
+    fn a_batch_inside_a_batch_is_corrupt() {
+        let flush = || Effect::FlushAll {
+            namespace: "n".into(),
+        };
+        let nested = Effect::Batch(vec![flush(), Effect::Batch(vec![flush()])]);
+        let mut buf = Vec::new();
+        assert!(matches!(
+            encode(&nested, &mut buf),
+            Err(AofError::Encode(_))
+        ));
+        assert!(buf.is_empty());
+
+        // Tag 11 (Batch), one effect: tag 11 again, and so on 100,000 deep.
+        let mut payload = Vec::new();
+        for _ in 0..100_000 {
+            payload.extend_from_slice(&[11, 1]);
+        }
+        payload.extend_from_slice(&[6, 1, b'n']);
+        assert!(payload_error(&payload).contains("a batch inside a batch"));
+        let flat = encoded(&Effect::Batch(vec![flush(), flush()]));
+        assert!(
+            decode(&flat).is_ok(),
+            "a decoder refusal leaves no state behind"
+        );
     }
 
     #[test]

@@ -137,7 +137,19 @@ pub enum Effect<'a> {
     },
     /// Several effects of one command (RENAME, MOVE, MSET, an expiry sweep of a shard, a
     /// transaction) in one record, so a crash keeps all of them or none.
-    Batch(#[serde(borrow)] Vec<Effect<'a>>),
+    ///
+    /// Never one inside another: the journal batches the effects of one change, none of
+    /// which is a batch, so a nested batch is corruption, refused by the encoder and the
+    /// decoder alike ([`flat_batch`]). That keeps decoding from recursing as deep as a
+    /// record nests.
+    Batch(
+        #[serde(
+            borrow,
+            serialize_with = "flat_batch::serialize",
+            deserialize_with = "flat_batch::deserialize"
+        )]
+        Vec<Effect<'a>>,
+    ),
     /// The session in `record` exists exactly so: what [`Effect::SessionPut`] says, as the
     /// packed bytes sessiond keeps in memory (layout in `src/session/record.rs`; the timer
     /// bytes are ignored). A rewrite's base stores sessions this way, so that loading one is
@@ -173,6 +185,58 @@ pub enum Effect<'a> {
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
     },
+}
+
+/// The encoding of a batch's effects, which refuses a batch among them.
+mod flat_batch {
+    use std::cell::Cell;
+
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Effect;
+
+    /// What the encoder and decoder say of a batch inside a batch.
+    const NESTED: &str = "a batch inside a batch";
+
+    thread_local! {
+        /// Whether this thread is decoding a batch's effects. The derived decoder of
+        /// [`Effect`] cannot pass a depth down, so the batch being decoded says so here.
+        static IN_BATCH: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Clears [`IN_BATCH`] when a batch's decoding ends, by error or unwinding too.
+    struct LeaveBatch;
+
+    impl Drop for LeaveBatch {
+        fn drop(&mut self) {
+            IN_BATCH.set(false);
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        effects: &[Effect<'_>],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::Batch(_)))
+        {
+            return Err(S::Error::custom(NESTED));
+        }
+        effects.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de: 'a, 'a, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Effect<'a>>, D::Error> {
+        if IN_BATCH.replace(true) {
+            return Err(D::Error::custom(NESTED));
+        }
+        let _leave = LeaveBatch;
+        Vec::deserialize(deserializer)
+    }
 }
 
 /// A name and a value (hash fields, session fields).

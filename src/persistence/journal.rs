@@ -39,9 +39,20 @@ use crate::config::AppendFsync;
 const GATHER_LIMIT: Duration = Duration::from_micros(200);
 
 thread_local! {
-    /// The records this thread appended since it opened a unit ([`Journal::begin_unit`]),
+    /// The records this thread appended since it opened a unit ([`Journal::unit`]),
     /// held back so they reach the file as one record.
     static UNIT: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// An open unit of the journal on this thread; see [`Journal::unit`].
+pub struct JournalUnit<'a> {
+    journal: &'a Journal,
+}
+
+impl Drop for JournalUnit<'_> {
+    fn drop(&mut self) {
+        self.journal.end_unit();
+    }
 }
 
 /// Effects appended but not yet written to the file.
@@ -292,16 +303,20 @@ impl Journal {
         let mut batch = vec![first, second];
         batch.extend(effects);
         let batch = Effect::Batch(batch);
-        if let Err(AofError::RecordTooLarge { len }) = self.try_append(&batch, durable) {
-            // Over the 1 GiB record limit (an MSET of huge values): one record each, so the
-            // write survives a crash whole only if it ends after its last record.
-            tracing::warn!("a {len}-byte batch of effects is logged as separate records");
-            let Effect::Batch(effects) = batch else {
-                unreachable!("built as a batch above")
-            };
-            for effect in &effects {
-                self.append_one(effect, durable);
+        match self.try_append(&batch, durable) {
+            Ok(()) => {}
+            Err(AofError::RecordTooLarge { len }) => {
+                // Over the 1 GiB record limit (an MSET of huge values): one record each, so
+                // the write survives a crash whole only if it ends after its last record.
+                tracing::warn!("a {len}-byte batch of effects is logged as separate records");
+                let Effect::Batch(effects) = batch else {
+                    unreachable!("built as a batch above")
+                };
+                for effect in &effects {
+                    self.append_one(effect, durable);
+                }
             }
+            Err(error) => fatal("cannot log a write to the AOF", &error),
         }
     }
 
@@ -341,20 +356,22 @@ impl Journal {
         Ok(())
     }
 
-    /// Opens a unit on this thread: what it appends until [`Journal::end_unit`] is written as
+    /// Opens a unit on this thread: what it appends until the unit is dropped is written as
     /// one record, so a crash keeps all of it or none (EXEC). Other threads append as usual.
-    pub fn begin_unit(&self) {
+    /// Dropped while unwinding from a panic, it still writes what was done.
+    pub fn unit(&self) -> JournalUnit<'_> {
         if UNIT
             .with_borrow_mut(|unit| unit.replace(Vec::new()))
             .is_none()
         {
             self.units_open.fetch_add(1, Ordering::AcqRel);
         }
+        JournalUnit { journal: self }
     }
 
     /// Closes this thread's unit: its records are appended as one [`Effect::Batch`] (the
     /// batches of multi-key commands inside it flattened into it).
-    pub fn end_unit(&self) {
+    fn end_unit(&self) {
         let Some(records) = UNIT.with_borrow_mut(Option::take) else {
             return;
         };

@@ -35,7 +35,10 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
     let namespace = state.default_namespace();
     let authenticated = state.config.read().requirepass.is_none();
     let user = state.users.default_user().clone();
-    let mut client = ClientState::new(handle, user, namespace, authenticated);
+    let mut client = Registered {
+        state: &state,
+        client: ClientState::new(handle, user, namespace, authenticated),
+    };
     let mut connection = Connection {
         parser: RequestParser::new(state.live.proto_max_bulk_len()),
         input: BytesMut::with_capacity(READ_BUFFER),
@@ -46,11 +49,33 @@ pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
         replies_over_soft_since: None,
     };
     let outcome = connection
-        .run(&state, &mut socket, &mut client, &mut inbox)
+        .run(&state, &mut socket, &mut client.client, &mut inbox)
         .await;
-    state.forget_client(&mut client);
+    drop(client);
     if outcome.is_ok() {
         close_gracefully(&mut socket).await;
+    }
+}
+
+/// A connection's client while it is registered. Dropping it forgets the client (registry
+/// entry, `connected_clients`, subscriptions), on the way out of a panic in the client's
+/// handling too: tokio catches the panic and drops the task, which closes the socket.
+struct Registered<'a> {
+    state: &'a ServerState,
+    client: ClientState,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                "Client id={} addr={} closed: its command's handling panicked (logged \
+                 above); the server goes on",
+                self.client.id(),
+                self.client.handle().addr
+            );
+        }
+        self.state.forget_client(&mut self.client);
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod connection;
 pub mod namespaces;
+pub mod open_files;
 pub mod persistence;
 pub mod stats;
 pub mod users;
@@ -194,14 +195,20 @@ const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Accepts connections on `listener` until the task is dropped, one task per client.
 pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
-    let mut client_limit_log = ClientLimitLog::default();
+    let mut client_limit_log = BurstLog::default();
+    let mut accept_error_log = BurstLog::default();
     loop {
         let (socket, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of descriptors, say: the error repeats until a client leaves, so pause
-                // rather than spin.
-                tracing::warn!("accept failed: {error}");
+                // rather than spin, and log once per burst.
+                if let Some(others) = accept_error_log.note() {
+                    tracing::warn!(
+                        "accept failed: {error}; {others} other failure(s) since the last \
+                         report"
+                    );
+                }
                 tokio::time::sleep(ACCEPT_RETRY).await;
                 continue;
             }
@@ -219,7 +226,12 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
         if !state.clients.try_admit(maxclients) {
             state.stats.count_rejected();
             crate::metrics::connection_rejected();
-            client_limit_log.note(addr, maxclients);
+            if let Some(others) = client_limit_log.note() {
+                tracing::warn!(
+                    "maxclients ({maxclients}) reached: refused {addr} and {others} other \
+                     connection(s) since the last report"
+                );
+            }
             tokio::spawn(refuse(socket, b"-ERR max number of clients reached\r\n"));
             continue;
         }
@@ -249,7 +261,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 
 /// Whether a client connects from this host, as protected mode sees it: from 127.0.0.1 or
 /// ::1 exactly, as Redis 7 checks.
-fn is_local(addr: SocketAddr) -> bool {
+pub fn is_local(addr: SocketAddr) -> bool {
     match addr.ip() {
         std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
         std::net::IpAddr::V6(ip) => {
@@ -267,32 +279,29 @@ async fn refuse(mut socket: tokio::net::TcpStream, error: &'static [u8]) {
     }
 }
 
-/// Logs refusals at `maxclients` as one line per burst, not one per refused client.
+/// Logs an event that comes in bursts (refusals at `maxclients`, failed accepts) as one
+/// line per burst, not one per event.
 #[derive(Default)]
-struct ClientLimitLog {
+struct BurstLog {
     last_logged: Option<Instant>,
-    refused_since: u64,
+    since: u64,
 }
 
-impl ClientLimitLog {
-    /// How long a burst of refusals is summed up before the next line.
+impl BurstLog {
+    /// How long a burst is summed up before the next line.
     const QUIET: std::time::Duration = std::time::Duration::from_secs(10);
 
-    fn note(&mut self, addr: SocketAddr, maxclients: usize) {
-        self.refused_since += 1;
+    /// Counts one event. When a line is due, how many other events came since the last.
+    fn note(&mut self) -> Option<u64> {
+        self.since += 1;
         if self
             .last_logged
             .is_some_and(|at| at.elapsed() < Self::QUIET)
         {
-            return;
+            return None;
         }
-        tracing::warn!(
-            "maxclients ({maxclients}) reached: refused {addr} and {} other connection(s) \
-             since the last report",
-            self.refused_since - 1
-        );
         self.last_logged = Some(Instant::now());
-        self.refused_since = 0;
+        Some(std::mem::take(&mut self.since) - 1)
     }
 }
 
@@ -321,7 +330,9 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
-            TcpSocket::new_v6()?
+            let socket = TcpSocket::new_v6()?;
+            set_only_v6(&socket)?;
+            socket
         };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
@@ -330,10 +341,33 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
+/// Makes an IPv6 socket take IPv6 connections only, as Redis does: otherwise `::` also
+/// takes IPv4 ones, and `bind 0.0.0.0 ::` fails with EADDRINUSE on the second address.
+fn set_only_v6(socket: &TcpSocket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: the descriptor is the socket's own, open while `socket` lives, and the option
+    // value is a valid `c_int` of the size passed.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN: binds, loads the AOF, announces readiness,
 /// starts the expiry driver and serves every listener. On the signal it stops accepting and
 /// flushes and fsyncs the AOF before returning.
-pub async fn run(config: Config) -> Result<(), ServerError> {
+pub async fn run(mut config: Config) -> Result<(), ServerError> {
+    config.maxclients = open_files::fit_clients(config.maxclients)?;
     let listeners = bind(&config).await?;
     let metrics_addr = start_metrics(&config)?;
     log_banner(&config, metrics_addr);
@@ -420,6 +454,9 @@ pub enum ServerError {
     /// The AOF could not be loaded or created.
     #[error("cannot load the AOF: {0}")]
     Aof(#[from] crate::persistence::AofError),
+    /// The open-file limit leaves no room for a single client.
+    #[error(transparent)]
+    OpenFiles(#[from] open_files::TooFewFiles),
     /// The metrics endpoint could not be served.
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),

@@ -864,6 +864,32 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// The soft and hard `Max open files` limits of process `pid` (`self` for this one),
+/// from `/proc/PID/limits`; `unlimited` reads as `u64::MAX`.
+pub fn nofile_limits(pid: &str) -> (u64, u64) {
+    let path = format!("/proc/{pid}/limits");
+    let limits = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let parse = |value: &str| {
+        if value == "unlimited" {
+            u64::MAX
+        } else {
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad limit {value:?} in {path}:\n{limits}"))
+        }
+    };
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .map(|rest| {
+            let mut values = rest.split_whitespace();
+            let soft = parse(values.next().unwrap_or_default());
+            let hard = parse(values.next().unwrap_or_default());
+            (soft, hard)
+        })
+        .unwrap_or_else(|| panic!("no \"Max open files\" line in {path}:\n{limits}"))
+}
+
 /// The resident set size of process `pid`, in kB, from `/proc/PID/status`.
 pub fn vm_rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
