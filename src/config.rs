@@ -32,8 +32,19 @@ use Mutability::{Runtime, StartUp};
 pub struct Config {
     /// Addresses to listen on (`bind`), IP literals.
     pub bind: Vec<String>,
-    /// TCP port for clients (`port`); 0 asks the OS for a free port.
+    /// TCP port for clients (`port`); 0 asks the OS for a free port, or, with a `tls-port`,
+    /// serves no plain TCP at all (as in Redis).
     pub port: u16,
+    /// TLS port for clients (`tls-port`); 0 serves no TLS.
+    pub tls_port: u16,
+    /// The server's certificate chain, PEM (`tls-cert-file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of that certificate, PEM (`tls-key-file`).
+    pub tls_key_file: Option<PathBuf>,
+    /// The CA certificates client certificates are checked against, PEM (`tls-ca-cert-file`).
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate (`tls-auth-clients`).
+    pub tls_auth_clients: TlsAuthClients,
     /// Refuse non-loopback clients while no password is set (`protected-mode`).
     pub protected_mode: bool,
     /// Password of the default user (`requirepass`); `None` means no password.
@@ -210,6 +221,37 @@ impl ProtectedAction {
             ProtectedAction::No => false,
             ProtectedAction::Yes => true,
             ProtectedAction::Local => local,
+        }
+    }
+}
+
+/// `tls-auth-clients`: whether a TLS client must show a certificate signed by the
+/// `tls-ca-cert-file` CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// No certificate is asked for.
+    No,
+    /// A client without a valid certificate fails the handshake (Redis's default).
+    Yes,
+    /// A certificate is asked for; clients without one are served, one that does not verify
+    /// fails the handshake.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// Names in Redis's order (which its error message lists).
+    const CHOICES: &'static [(&'static str, TlsAuthClients)] = &[
+        ("no", TlsAuthClients::No),
+        ("yes", TlsAuthClients::Yes),
+        ("optional", TlsAuthClients::Optional),
+    ];
+
+    /// The name `CONFIG GET tls-auth-clients` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
         }
     }
 }
@@ -633,6 +675,16 @@ static PARAMS: &[Param] = &[
         |c, v| parse_bind(v).map(|a| c.bind = a)).variadic(),
     Param::new("port", StartUp, |c| c.port.to_string(),
         |c, v| integer(v, 0, 65535).map(|n| c.port = n as u16)),
+    Param::new("tls-port", StartUp, |c| c.tls_port.to_string(),
+        |c, v| integer(v, 0, 65535).map(|n| c.tls_port = n as u16)),
+    Param::new("tls-cert-file", Runtime, |c| path_or_empty(&c.tls_cert_file),
+        |c, v| { c.tls_cert_file = optional_path(v); Ok(()) }),
+    Param::new("tls-key-file", Runtime, |c| path_or_empty(&c.tls_key_file),
+        |c, v| { c.tls_key_file = optional_path(v); Ok(()) }),
+    Param::new("tls-ca-cert-file", Runtime, |c| path_or_empty(&c.tls_ca_cert_file),
+        |c, v| { c.tls_ca_cert_file = optional_path(v); Ok(()) }),
+    Param::new("tls-auth-clients", Runtime, |c| c.tls_auth_clients.as_str().into(),
+        |c, v| one_of(v, TlsAuthClients::CHOICES).map(|a| c.tls_auth_clients = a)),
     Param::new("protected-mode", Runtime, |c| yes_no(c.protected_mode),
         |c, v| boolean(v).map(|b| c.protected_mode = b)),
     Param::new("requirepass", Runtime, |c| c.requirepass.clone().unwrap_or_default(),
@@ -732,6 +784,11 @@ impl Default for Config {
         Config {
             bind: vec!["127.0.0.1".to_string()],
             port: 6379,
+            tls_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: TlsAuthClients::Yes,
             protected_mode: true,
             requirepass: None,
             users: Vec::new(),
@@ -1210,6 +1267,17 @@ fn parse_bind(s: &str) -> Result<Vec<String>, InvalidValue> {
         Some(bad) => Err(InvalidValue::NotIpAddress(bad.clone())),
         None => Ok(addresses),
     }
+}
+
+/// A file name directive's value: an empty one means none, as in Redis.
+fn optional_path(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// A file name as `CONFIG GET` shows it: as given, or empty when there is none.
+fn path_or_empty(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or_else(String::new, |path| path.display().to_string())
 }
 
 /// `dir` as `CONFIG GET` shows it: absolute, as Redis does (it reports its working directory).
@@ -1737,6 +1805,7 @@ mod tests {
             ("list-max-listpack-size", "99999999999", prefix("list-max-listpack-size") + "argument must be between -2147483648 and 2147483647 inclusive"),
             ("list-max-listpack-size", "-2147483649", prefix("list-max-listpack-size") + "argument must be between -2147483648 and 2147483647 inclusive"),
             ("save", "abc", prefix("save") + "Invalid save parameters"),
+            ("tls-auth-clients", "maybe", prefix("tls-auth-clients") + "argument(s) must be one of the following: no, yes, optional"),
         ];
         for (name, value, expected) in cases {
             assert_eq!(
@@ -1746,7 +1815,15 @@ mod tests {
             );
         }
         assert_eq!(config, Config::default(), "failed sets must change nothing");
-        for name in ["bind", "port", "dir", "metrics-port", "threads", "shards"] {
+        for name in [
+            "bind",
+            "port",
+            "tls-port",
+            "dir",
+            "metrics-port",
+            "threads",
+            "shards",
+        ] {
             assert_eq!(
                 set_error(&mut config, name, "1"),
                 prefix(name) + "can't set immutable config"
@@ -1792,6 +1869,34 @@ mod tests {
         assert_eq!(config.hz, 1);
         config.set("hz", "1000").expect("clamped");
         assert_eq!(config.hz, 500);
+    }
+
+    #[test]
+    fn tls_directives_load_print_and_clear() {
+        let config = loaded(
+            "tls-port 6380\ntls-cert-file /etc/tls/server.crt\ntls-key-file \"/etc/tls/my key.pem\"\n\
+             tls-ca-cert-file ca.crt\ntls-auth-clients OPTIONAL\n",
+        );
+        assert_eq!(config.tls_port, 6380);
+        assert_eq!(
+            config.tls_key_file,
+            Some(PathBuf::from("/etc/tls/my key.pem"))
+        );
+        assert_eq!(config.tls_auth_clients, TlsAuthClients::Optional);
+        let get = |name: &str| config.get(name)[0].1.clone();
+        assert_eq!(get("tls-cert-file"), "/etc/tls/server.crt");
+        assert_eq!(get("tls-ca-cert-file"), "ca.crt");
+        assert_eq!(get("tls-auth-clients"), "optional");
+        let defaults = Config::default();
+        assert_eq!(defaults.tls_port, 0);
+        assert_eq!(defaults.tls_auth_clients, TlsAuthClients::Yes);
+        assert_eq!(defaults.get("tls-key-file")[0].1, "");
+        let mut cleared = config.clone();
+        cleared
+            .set_many(&[("tls-ca-cert-file", ""), ("tls-auth-clients", "no")])
+            .expect("runtime settings");
+        assert_eq!(cleared.tls_ca_cert_file, None);
+        assert_eq!(cleared.tls_auth_clients, TlsAuthClients::No);
     }
 
     #[test]

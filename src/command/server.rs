@@ -9,7 +9,7 @@ use super::connection::COMPATIBLE_REDIS_VERSION;
 use super::table::{COMMANDS, CommandSpec, lookup};
 use super::{CommandError, CommandResult, Context};
 use super::{args, session};
-use crate::config::{ConfigError, SetRefusal};
+use crate::config::{Config, ConfigError, SetRefusal};
 use crate::memory::AllocatorStats;
 use crate::persistence::RewriteError;
 use crate::protocol::Reply;
@@ -727,6 +727,10 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         }
     }
     let was_appendonly = previous.appendonly;
+    if let Err(error) = reload_tls(ctx, &pairs, &config) {
+        *config = previous;
+        return Err(error);
+    }
     ctx.server.live.refresh(&config);
     ctx.server.store.set_hash_limits(config.hash_limits());
     ctx.server.hub.set_output_limit(config.output_limits.pubsub);
@@ -745,6 +749,29 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .hub
         .set_notify_flags(config.notify_keyspace_events);
     Ok(Reply::Ok)
+}
+
+/// Loads the TLS files again when CONFIG SET named a `tls-*` setting while TLS is served,
+/// even an unchanged one, so that setting a file to itself picks up a renewed certificate, as
+/// in Redis. Fails with Redis's reply (the cause goes to the log) when they do not load.
+fn reload_tls(ctx: &Context, pairs: &[(&str, &str)], config: &Config) -> Result<(), CommandError> {
+    let Some(tls) = &ctx.server.tls else {
+        return Ok(());
+    };
+    let Some(name) = pairs
+        .iter()
+        .map(|&(name, _)| name.to_ascii_lowercase())
+        .find(|name| crate::server::tls::RELOADED_BY.contains(&name.as_str()))
+    else {
+        return Ok(());
+    };
+    tls.reload(config).map_err(|error| {
+        tracing::warn!("CONFIG SET {name}: {error}");
+        CommandError::Coded(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update \
+             TLS configuration. Check server logs."
+        ))
+    })
 }
 
 /// CONFIG RESETSTAT

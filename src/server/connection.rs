@@ -4,11 +4,12 @@
 //! out in one write (pipelining). Pub/sub messages arrive on the client's mailbox and are
 //! written between batches, encoded in the client's protocol version.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{ClientState, ServerState};
@@ -23,12 +24,35 @@ const LINGER: Duration = Duration::from_millis(250);
 
 /// Serves one client until it disconnects, quits or is killed (CLIENT KILL, or the idle sweep
 /// in [`super::close_idle_clients`]).
-pub async fn serve(state: Arc<ServerState>, mut socket: TcpStream) {
-    let (Ok(addr), Ok(local_addr)) = (socket.peer_addr(), socket.local_addr()) else {
-        state.clients.release_admission();
+pub async fn serve(state: Arc<ServerState>, socket: TcpStream) {
+    let Some((addr, local_addr)) = addresses(&state, &socket) else {
         return;
     };
+    serve_stream(state, socket, addr, local_addr).await;
+}
+
+/// The peer's and the local address of an admitted socket, with Nagle's algorithm turned off
+/// (each batch of replies is one write); `None`, with the admission given back, when the
+/// peer is already gone.
+pub(super) fn addresses(
+    state: &ServerState,
+    socket: &TcpStream,
+) -> Option<(SocketAddr, SocketAddr)> {
+    let (Ok(addr), Ok(local_addr)) = (socket.peer_addr(), socket.local_addr()) else {
+        state.clients.release_admission();
+        return None;
+    };
     let _ = socket.set_nodelay(true);
+    Some((addr, local_addr))
+}
+
+/// Serves an admitted client over `stream`, plain TCP or TLS, as [`serve`] describes.
+pub(super) async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    state: Arc<ServerState>,
+    mut socket: S,
+    addr: SocketAddr,
+    local_addr: SocketAddr,
+) {
     let (mailbox, mut inbox) = Mailbox::new();
     let backlog = mailbox.backlog().clone();
     let handle = state.clients.register(addr, local_addr, mailbox);
@@ -83,7 +107,7 @@ impl Drop for Registered<'_> {
 /// input resets it, and a reset discards what the peer has not read yet, such as the error
 /// reply to an oversized request it is still sending; so the write side is shut first and
 /// the peer's remaining input is read and dropped for up to [`LINGER`].
-pub(super) async fn close_gracefully(socket: &mut TcpStream) {
+pub(super) async fn close_gracefully<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut S) {
     if socket.shutdown().await.is_err() {
         return;
     }
@@ -125,10 +149,10 @@ fn over_output_limit(client: &ClientState) -> std::io::Error {
 }
 
 impl Connection {
-    async fn run(
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         state: &ServerState,
-        socket: &mut TcpStream,
+        socket: &mut S,
         client: &mut ClientState,
         inbox: &mut Inbox,
     ) -> std::io::Result<()> {
@@ -171,10 +195,10 @@ impl Connection {
     /// Writes the replies gathered so far, once what they acknowledge is persisted. A client
     /// that goes over its pub/sub output limit meanwhile is closed without waiting for it to
     /// read.
-    async fn flush(
+    async fn flush<S: AsyncWrite + Unpin>(
         &mut self,
         state: &ServerState,
-        socket: &mut TcpStream,
+        socket: &mut S,
         client: &ClientState,
     ) -> std::io::Result<()> {
         let position = std::mem::take(&mut self.unpersisted);
@@ -189,7 +213,7 @@ impl Connection {
             () = self.backlog.overflowed(), if client.subscription_count() > 0 => {
                 return Err(over_output_limit(client));
             }
-            written = socket.write_all(&self.output) => written?,
+            written = write_all_flushed(socket, &self.output) => written?,
         }
         self.backlog.written(std::mem::take(&mut self.delivered));
         self.replies_over_soft_since = None;
@@ -229,10 +253,10 @@ impl Connection {
     }
 
     /// Runs every complete request in the input buffer, appending replies to the output.
-    async fn execute_buffered(
+    async fn execute_buffered<S: AsyncWrite + Unpin>(
         &mut self,
         state: &ServerState,
-        socket: &mut TcpStream,
+        socket: &mut S,
         client: &mut ClientState,
         inbox: &mut Inbox,
     ) -> std::io::Result<()> {
@@ -285,6 +309,16 @@ impl Connection {
         state.stats.count_commands(executed);
         Ok(())
     }
+}
+
+/// Writes `bytes` and flushes them: a TLS stream may keep encrypted bytes buffered after a
+/// write until it is flushed (a TCP stream's flush does nothing).
+async fn write_all_flushed<S: AsyncWrite + Unpin>(
+    socket: &mut S,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    socket.write_all(bytes).await?;
+    socket.flush().await
 }
 
 /// Counts an error reply for INFO `errorstats` and for the metrics, when they are on.

@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod open_files;
 pub mod persistence;
 pub mod stats;
+pub mod tls;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -27,12 +28,13 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 
 pub use client::{ClientHandle, ClientRegistry, ClientState};
 pub use namespaces::NamespaceError;
 pub use stats::{Stats, resident_bytes};
+pub use tls::{TlsContext, TlsError};
 pub use users::{User, Users};
 
 use crate::config::{Config, OutputLimit, SharedOutputLimit};
@@ -129,6 +131,8 @@ pub struct ServerState {
     pub metrics: Option<CommandMetrics>,
     /// Memory in use, as `maxmemory` checks it.
     pub memory: MemoryReading,
+    /// What TLS connections are accepted with, when `tls-port` is set.
+    pub tls: Option<TlsContext>,
 }
 
 impl ServerState {
@@ -164,6 +168,7 @@ impl ServerState {
             shutdown: tokio::sync::Notify::new(),
             metrics: None,
             memory: MemoryReading::default(),
+            tls: None,
         }
     }
 
@@ -193,8 +198,30 @@ fn random_hex_id() -> String {
 /// How long the accept loop waits after a failed accept.
 const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Accepts connections on `listener` until the task is dropped, one task per client.
-pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+/// What a listener's clients speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// RESP over plain TCP (`port`).
+    Tcp,
+    /// RESP over TLS (`tls-port`).
+    Tls,
+}
+
+impl Transport {
+    /// As the ready line names it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
+/// Accepts connections on `listener` until the task is dropped, one task per client. A TLS
+/// client is admitted (or refused at `maxclients`) before its handshake, which its own task
+/// does, and refused by protected mode after it, as in Redis; a refusal at `maxclients` just
+/// closes a TLS socket, as nothing can be said to it before a handshake.
+pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener, transport: Transport) {
     let mut client_limit_log = BurstLog::default();
     let mut accept_error_log = BurstLog::default();
     loop {
@@ -218,7 +245,8 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
             let protected = config.protected_mode && config.requirepass.is_none();
             (config.maxclients, protected)
         };
-        if protected && !is_local(addr) {
+        let denied = protected && !is_local(addr);
+        if denied && transport == Transport::Tcp {
             tracing::debug!("refused {addr}: protected mode");
             tokio::spawn(refuse(socket, PROTECTED_MODE_DENIED.as_bytes()));
             continue;
@@ -232,12 +260,26 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
                      connection(s) since the last report"
                 );
             }
-            tokio::spawn(refuse(socket, b"-ERR max number of clients reached\r\n"));
+            if transport == Transport::Tcp {
+                tokio::spawn(refuse(socket, b"-ERR max number of clients reached\r\n"));
+            }
             continue;
         }
         state.stats.count_connection();
         crate::metrics::connection_accepted();
-        tokio::spawn(connection::serve(state.clone(), socket));
+        match transport {
+            Transport::Tcp => {
+                tokio::spawn(connection::serve(state.clone(), socket));
+            }
+            Transport::Tls => {
+                let acceptor = state
+                    .tls
+                    .as_ref()
+                    .expect("a TLS listener runs only with a TLS context")
+                    .acceptor();
+                tokio::spawn(tls::serve(state.clone(), socket, acceptor, denied));
+            }
+        }
     }
 }
 
@@ -273,7 +315,7 @@ pub fn is_local(addr: SocketAddr) -> bool {
 
 /// Writes `error` to a connection that will not be served, then closes it so that the
 /// client reads it even if it already sent a command.
-async fn refuse(mut socket: tokio::net::TcpStream, error: &'static [u8]) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S, error: &'static [u8]) {
     if socket.write_all(error).await.is_ok() {
         connection::close_gracefully(&mut socket).await;
     }
@@ -321,12 +363,29 @@ pub fn socket_addr(host: &str, port: u16) -> std::io::Result<SocketAddr> {
     })
 }
 
-/// Binds every `bind` address on the configured port, with room for `tcp-backlog`
-/// connections waiting to be accepted (tokio's default, 128, drops bursts of new clients).
-pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+/// Binds every `bind` address on `port` and on `tls-port`: plain TCP unless `port` is 0
+/// with a `tls-port` (a TLS-only server, as in Redis), TLS when `tls-port` is set.
+pub async fn bind(config: &Config) -> std::io::Result<Vec<(TcpListener, Transport)>> {
+    let mut listeners = Vec::new();
+    if config.port != 0 || config.tls_port == 0 {
+        for listener in bind_port(config, config.port)? {
+            listeners.push((listener, Transport::Tcp));
+        }
+    }
+    if config.tls_port != 0 {
+        for listener in bind_port(config, config.tls_port)? {
+            listeners.push((listener, Transport::Tls));
+        }
+    }
+    Ok(listeners)
+}
+
+/// Binds every `bind` address on `port`, with room for `tcp-backlog` connections waiting to
+/// be accepted (tokio's default, 128, drops bursts of new clients).
+fn bind_port(config: &Config, port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for host in &config.bind {
-        let addr = socket_addr(host, config.port)?;
+        let addr = socket_addr(host, port)?;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -368,6 +427,9 @@ fn set_only_v6(socket: &TcpSocket) -> std::io::Result<()> {
 /// flushes and fsyncs the AOF before returning.
 pub async fn run(mut config: Config) -> Result<(), ServerError> {
     config.maxclients = open_files::fit_clients(config.maxclients)?;
+    let tls = (config.tls_port != 0)
+        .then(|| TlsContext::from_config(&config))
+        .transpose()?;
     let listeners = bind(&config).await?;
     let metrics_addr = start_metrics(&config)?;
     log_banner(&config, metrics_addr);
@@ -375,17 +437,23 @@ pub async fn run(mut config: Config) -> Result<(), ServerError> {
     if metrics_addr.is_some() {
         state.metrics = Some(CommandMetrics::new());
     }
+    state.tls = tls;
     let state = Arc::new(state);
     persistence::start(&state)?;
     let driver = crate::store::expiry::spawn_driver(state.store.clone());
     let mut accepting = tokio::task::JoinSet::new();
-    for listener in listeners {
+    for (listener, transport) in listeners {
         let addr = listener.local_addr()?;
-        state
-            .tcp_port
-            .store(u64::from(addr.port()), Ordering::Relaxed);
-        tracing::info!("Ready to accept connections tcp on {addr}");
-        accepting.spawn(accept_loop(state.clone(), listener));
+        if transport == Transport::Tcp {
+            state
+                .tcp_port
+                .store(u64::from(addr.port()), Ordering::Relaxed);
+        }
+        tracing::info!(
+            "Ready to accept connections {} on {addr}",
+            transport.as_str()
+        );
+        accepting.spawn(accept_loop(state.clone(), listener, transport));
     }
     accepting.spawn(close_idle_clients(state.clone()));
     if metrics_addr.is_some() {
@@ -435,12 +503,13 @@ fn log_banner(config: &Config, metrics_addr: Option<SocketAddr>) {
         .collect();
     let metrics = metrics_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
     tracing::info!(
-        "sessiond {} starting: pid {}, bind {} port {}, config file {config_file}, \
+        "sessiond {} starting: pid {}, bind {} port {} tls-port {}, config file {config_file}, \
          persistence {persistence}, metrics {metrics}, namespaces {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
         config.bind.join(" "),
         config.port,
+        config.tls_port,
         namespaces.join(", "),
     );
 }
@@ -457,6 +526,9 @@ pub enum ServerError {
     /// The open-file limit leaves no room for a single client.
     #[error(transparent)]
     OpenFiles(#[from] open_files::TooFewFiles),
+    /// The `tls-*` files do not make a TLS configuration.
+    #[error("cannot serve TLS: {0}")]
+    Tls(#[from] TlsError),
     /// The metrics endpoint could not be served.
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(SocketAddr, metrics_exporter_prometheus::BuildError),

@@ -36,6 +36,9 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// connections, followed by the socket address it listens on.
 pub const SESSIOND_READY: &str = "Ready to accept connections tcp on ";
 
+/// What sessiond prints for a `tls-port` listener, followed by its socket address.
+pub const SESSIOND_TLS_READY: &str = "Ready to accept connections tls on ";
+
 /// What redis-server prints once it accepts connections.
 pub const REDIS_READY: &str = "Ready to accept connections";
 
@@ -144,8 +147,9 @@ impl Server {
         Server::try_sessiond_at(env!("CARGO_BIN_EXE_sessiond"), args)
     }
 
-    /// Starts `binary` with `args` and waits for sessiond's ready line
-    /// (`... Ready to accept connections tcp on ADDR`), taking the address from it.
+    /// Starts `binary` with `args` and waits for sessiond's first ready line
+    /// (`... Ready to accept connections tcp on ADDR`, or `tls on ADDR` for a
+    /// TLS-only server), taking the address from it.
     /// Unless `args` name a `--metrics-port`, `--metrics-port 0` is added, so that
     /// servers running side by side do not fight over the default metrics port.
     pub fn try_sessiond_at(binary: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, StartError> {
@@ -154,7 +158,9 @@ impl Server {
             args.extend(["--metrics-port".into(), "0".into()]);
         }
         Server::spawn(binary.as_ref(), &args, |line| {
-            let (_, rest) = line.split_once(SESSIOND_READY)?;
+            let (_, rest) = line
+                .split_once(SESSIOND_READY)
+                .or_else(|| line.split_once(SESSIOND_TLS_READY))?;
             rest.trim().parse::<SocketAddr>().ok()
         })
     }
