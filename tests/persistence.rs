@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
 
-use common::{RawClient, Server};
+use common::{RawClient, Server, copy_aof, last_incremental};
 use redis::Connection;
 
 /// `--appendonly yes --dir DIR --appendfsync FSYNC` plus `extra`.
@@ -273,30 +273,8 @@ fn sigterm_under_concurrent_writers_exits_0_and_keeps_every_acknowledged_write()
     assert_all_present(&mut server.connection(), &acked, "after SIGTERM");
 }
 
-/// The AOF's last incremental file, from its manifest.
-fn last_incremental(dir: &Path) -> PathBuf {
-    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
-    let name = manifest
-        .lines()
-        .rfind(|line| line.contains("type i"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .expect("an incremental file")
-        .to_string();
-    dir.join(name)
-}
-
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).expect("file exists").len()
-}
-
-/// Copies the AOF files of `from` into a fresh temporary directory.
-fn copy_aof(from: &Path) -> tempfile::TempDir {
-    let to = tempfile::tempdir().expect("temp dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        std::fs::copy(entry.path(), to.path().join(entry.file_name())).expect("copy");
-    }
-    to
 }
 
 /// An AOF holding `k0`..`k4` (`appendfsync always`, so each acknowledged record is in the

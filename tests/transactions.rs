@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use common::{Server, escape};
+use common::{Server, copy_aof, escape, last_incremental};
 
 /// Keys spread over many shards.
 const KEYS: usize = 16;
@@ -86,16 +86,22 @@ fn a_watched_key_that_expires_aborts_exec() {
     assert_eq!(client.call_str("GET session:w"), b"$-1\r\n");
 }
 
-/// The AOF's last incremental file, from its manifest.
-fn last_incremental(dir: &Path) -> PathBuf {
-    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
-    let name = manifest
-        .lines()
-        .rfind(|line| line.contains("type i"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .expect("an incremental file")
-        .to_string();
-    dir.join(name)
+/// `--appendonly yes --appendfsync always --dir DIR` and `extra`: every acknowledged write
+/// is in the file.
+fn durable_args(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir,
+    ]
+    .iter()
+    .chain(extra)
+    .map(|arg| arg.to_string())
+    .collect()
 }
 
 /// How many records `sessiond check-aof` counts in `file`.
@@ -116,16 +122,8 @@ fn records_in(file: &Path) -> u64 {
 #[test]
 fn a_transaction_is_one_aof_record_kept_whole_or_not_at_all() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let dir_arg = dir.path().to_str().expect("utf-8 temp dir");
-    let aof = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--dir",
-        dir_arg,
-    ];
-    let mut server = Server::sessiond(&aof);
+    let aof = durable_args(dir.path(), &[]);
+    let mut server = Server::sessiond(&aof.iter().map(String::as_str).collect::<Vec<_>>());
     let mut client = server.raw();
     client.call_str("SET before 1");
     let incr = last_incremental(dir.path());
@@ -149,11 +147,7 @@ fn a_transaction_is_one_aof_record_kept_whole_or_not_at_all() {
 
     let cuts = (0..16).map(|n| start + (end - start) * n / 16).chain([end]);
     for cut in cuts {
-        let copy = tempfile::tempdir().expect("temp dir");
-        for entry in std::fs::read_dir(dir.path()).expect("read dir") {
-            let entry = entry.expect("dir entry");
-            std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
-        }
+        let copy = copy_aof(dir.path());
         std::fs::OpenOptions::new()
             .write(true)
             .open(last_incremental(copy.path()))
@@ -209,17 +203,8 @@ fn client_list_shows_a_transaction_and_its_queue() {
 #[test]
 fn a_panic_inside_exec_releases_the_gate_and_logs_what_ran() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let dir_arg = dir.path().to_str().expect("utf-8 temp dir");
-    let args = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--dir",
-        dir_arg,
-        "--enable-debug-command",
-        "yes",
-    ];
+    let args = durable_args(dir.path(), &["--enable-debug-command", "yes"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = Server::sessiond(&args);
     let mut doomed = server.raw();
     for line in [

@@ -18,7 +18,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -946,3 +946,25 @@ pub const SESSION_EVENTS: [&str; 6] = [
     "rotated",
     "recovered",
 ];
+
+/// The AOF's last incremental file, from its manifest.
+pub fn last_incremental(dir: &Path) -> PathBuf {
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
+    let name = manifest
+        .lines()
+        .rfind(|line| line.contains("type i"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .expect("an incremental file")
+        .to_string();
+    dir.join(name)
+}
+
+/// Copies the AOF files of `from` into a fresh temporary directory.
+pub fn copy_aof(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        std::fs::copy(entry.path(), to.path().join(entry.file_name())).expect("copy");
+    }
+    to
+}
