@@ -97,8 +97,9 @@ fn a_panicking_connection_leaves_the_server_and_its_locks_intact() {
     victim.send(&["DEBUG", "PANIC"]);
     victim.expect_closed();
 
-    // The panic is in the log, with its message, at error level.
-    let log = wait_for_log(&server, "DEBUG PANIC: a panic on purpose");
+    // The panic is in the log, with its message, at error level, and then the client's end
+    // (logged once the unwinding reached it, so wait for that line).
+    let log = wait_for_log(&server, &format!("Client id={victim_id} "));
     assert!(
         log.lines()
             .any(|line| line.contains("ERROR") && line.contains("DEBUG PANIC")),
