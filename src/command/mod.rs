@@ -221,10 +221,7 @@ fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
     if maxmemory > 0 && ctx.server.memory.is_over(maxmemory) {
         let (policy, samples) = ctx.server.live.eviction();
         let excess = ctx.server.memory.used() - maxmemory;
-        let freed = {
-            let _gate = ctx.server.store.gate().enter();
-            eviction::evict(&ctx.server.store, policy, samples, excess)
-        };
+        let freed = eviction::evict(&ctx.server.store, policy, samples, excess);
         ctx.server.memory.note_freed(freed);
         if spec.flags.contains(Flags::DENYOOM) && ctx.server.memory.is_over(maxmemory) {
             return Err(CommandError::Coded(

@@ -60,12 +60,14 @@ impl EvictionPolicy {
 }
 
 /// Picks and removes keys until about `bytes` are freed, or no key with a deadline is
-/// left to take; returns about how many bytes it freed.
+/// left to take; returns about how many bytes it freed. Holds the transaction gate while it
+/// removes, so no key vanishes in the middle of an EXEC.
 pub fn evict(store: &Store, policy: EvictionPolicy, samples: usize, bytes: u64) -> u64 {
     let evicted = &store.evicted_keys;
     if policy == EvictionPolicy::NoEviction {
         return 0;
     }
+    let _gate = store.gate().enter();
     let namespaces = store.namespaces();
     let databases: Vec<_> = namespaces.iter().flat_map(|ns| ns.databases()).collect();
     let mut seed = now_ms() as usize ^ (evicted.load(Ordering::Relaxed) as usize).rotate_left(17);
