@@ -261,10 +261,7 @@ pub fn keys(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 /// there are that many left), each read under its lock. A key that exists for the whole
 /// iteration is therefore returned exactly once, however the shards change meanwhile.
 pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let cursor = std::str::from_utf8(args[1])
-        .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-        .ok_or_else(|| CommandError::err("invalid cursor"))?;
+    let cursor = args::cursor(args[1])?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<String> = None;
@@ -287,7 +284,7 @@ pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         }
     }
     let db = ctx.db();
-    let mut shard_index = cursor as usize;
+    let mut shard_index = usize::try_from(cursor).unwrap_or(usize::MAX);
     let mut found = Vec::new();
     let mut visited = 0;
     while shard_index < db.shard_count() && visited < count {
