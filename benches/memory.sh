@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# Memory per session: sessiond's SESSION.CREATE against redis-server's
-# HSET + EXPIRE (DESIGN.md §3, "Memory"), same data, same machine.
+# Memory per session: sessiond against redis-server on the same load (plain
+# hashes: HSET + EXPIRE), and sessiond's SESSION.CREATE (DESIGN.md §3,
+# "Memory"), same data, same machine.
 #
 # Loads N session-shaped records with `redis-cli --pipe` into a fresh server
 # of each kind and prints bytes per record: the growth of the process's RSS,
-# and for Redis also the growth of INFO's used_memory. Each record has the
-# same 4 fields, 114 bytes of names and values (benches/session_load.py
-# writes them). Loads:
+# and the growth of INFO's used_memory (the allocator's count, both servers).
+# Each record has the same 4 fields, 114 bytes of names and values
+# (benches/session_load.py writes them). Loads:
 #   redis            HSET sess:<i> <fields>; EXPIRE sess:<i> 1800
 #   redis+index      as redis, plus SADD user:<i> sess:<i> (the per-user set
 #                    that Spring Session and similar stores keep)
+#   sessiond-hash    the very same file as redis, into sessiond
 #   sessiond-1user   SESSION.CREATE user IDLE 1800 DATA <fields>
 #   sessiond-users   SESSION.CREATE user<i> IDLE 1800 DATA <fields>
 #
-# Environment: N=1000000, LOADS (space-separated, default all four),
+# Environment: N=1000000, LOADS (space-separated, default all five),
 # SESSIOND_BIN (default: cargo build --release, then target/release/sessiond).
 # Needs python3 (to write the load files), redis-server and redis-cli.
 set -euo pipefail
 export LC_ALL=C
 
 N=${N:-1000000}
-LOADS=${LOADS:-redis redis+index sessiond-1user sessiond-users}
+LOADS=${LOADS:-redis redis+index sessiond-hash sessiond-1user sessiond-users}
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "memory.sh: N must be a positive integer" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,36 +40,35 @@ if [[ -z $binary ]]; then
     binary=${CARGO_TARGET_DIR:-$root/target}/release/sessiond
 fi
 
-# write_load KIND FILE: N commands of the load KIND, in RESP, into FILE.
+# write_load KIND FILE: N commands of the load KIND, in RESP, into FILE
+# (sessiond-hash is the redis load).
 write_load() {
-    python3 "$root/benches/session_load.py" "$1" "$N" "$2"
+    local kind=$1
+    [[ $kind == sessiond-hash ]] && kind=redis
+    python3 "$root/benches/session_load.py" "$kind" "$N" "$2"
 }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '/^used_memory:/ { print $2 }'; }
 
 port=$((20000 + RANDOM % 40000))
-printf '%-16s %14s %14s\n' load 'RSS B/record' 'used_memory B'
+printf '%-16s %14s %16s\n' load 'RSS B/record' 'used_memory B/rec'
 for load in $LOADS; do
     write_load "$load" "$workdir/load.resp"
     if [[ $load == redis* ]]; then
         redis-server --port "$port" --save "" --appendonly no >"$workdir/server.log" 2>&1 &
     else
-        "$binary" --port "$port" --appendonly no >"$workdir/server.log" 2>&1 &
+        "$binary" --port "$port" --appendonly no --metrics-port 0 >"$workdir/server.log" 2>&1 &
     fi
     server_pid=$!
     until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
     rss_before=$(rss_kb "$server_pid")
-    used_before=$([[ $load == redis* ]] && used_memory "$port" || echo 0)
+    used_before=$(used_memory "$port")
     result=$(redis-cli -p "$port" --pipe <"$workdir/load.resp" | tail -n 1)
     [[ $result == "errors: 0,"* ]] || { echo "memory.sh: $load: $result" >&2; exit 1; }
     rss_after=$(rss_kb "$server_pid")
-    if [[ $load == redis* ]]; then
-        used=$((($(used_memory "$port") - used_before) / N))
-    else
-        used=-
-    fi
-    printf '%-16s %14d %14s\n' "$load" $(((rss_after - rss_before) * 1024 / N)) "$used"
+    used=$((($(used_memory "$port") - used_before) / N))
+    printf '%-16s %14d %16d\n' "$load" $(((rss_after - rss_before) * 1024 / N)) "$used"
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true
     server_pid=

@@ -9,7 +9,7 @@ use super::{CommandError, CommandResult, Context};
 use crate::glob::glob_match;
 use crate::keyspace_events::EventClass;
 use crate::protocol::Reply;
-use crate::store::{Database, Entry, Shard, ShardGuard, Value, value::parse_canonical_int};
+use crate::store::{Database, Entry, Key, Shard, ShardGuard, Value, value::parse_canonical_int};
 
 /// DEL key [key ...] (also UNLINK)
 pub fn del(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
@@ -250,7 +250,7 @@ pub fn keys(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         .iter()
         .flat_map(|shard| shard.iter(ctx.now))
         .filter(|(key, _)| key_matches(pattern, key))
-        .map(|(key, _)| key.clone())
+        .map(|(key, _)| Bytes::copy_from_slice(key))
         .collect();
     Ok(Reply::bulks(found))
 }
@@ -261,10 +261,7 @@ pub fn keys(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 /// there are that many left), each read under its lock. A key that exists for the whole
 /// iteration is therefore returned exactly once, however the shards change meanwhile.
 pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
-    let cursor = std::str::from_utf8(args[1])
-        .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-        .ok_or_else(|| CommandError::err("invalid cursor"))?;
+    let cursor = args::cursor(args[1])?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<String> = None;
@@ -287,7 +284,7 @@ pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         }
     }
     let db = ctx.db();
-    let mut shard_index = cursor as usize;
+    let mut shard_index = usize::try_from(cursor).unwrap_or(usize::MAX);
     let mut found = Vec::new();
     let mut visited = 0;
     while shard_index < db.shard_count() && visited < count {
@@ -298,7 +295,7 @@ pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
                 .as_deref()
                 .is_none_or(|wanted| entry.value.type_name() == wanted);
             if type_ok && pattern.is_none_or(|p| key_matches(p, key)) {
-                found.push(key.clone());
+                found.push(Bytes::copy_from_slice(key));
             }
         }
         shard_index += 1;
@@ -344,9 +341,7 @@ fn rename_key(
     let Some((_, entry)) = shards.shard(from).take(from, ctx.now) else {
         return Err(CommandError::NoSuchKey);
     };
-    shards
-        .shard(to)
-        .insert_entry(Bytes::copy_from_slice(to), entry, ctx.now);
+    shards.shard(to).insert_entry(Key::from(to), entry, ctx.now);
     drop(shards);
     db.notify(EventClass::Generic, "rename_from", from);
     db.notify(EventClass::Generic, "rename_to", to);
@@ -361,7 +356,7 @@ pub fn randomkey(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     for step in 0..shards {
         let shard = db.lock_shard((seed + step) % shards);
         if let Some(key) = shard.random_key(seed / shards, ctx.now) {
-            return Ok(Reply::Bulk(key));
+            return Ok(Reply::bulk(key));
         }
     }
     Ok(Reply::Nil)
@@ -548,7 +543,7 @@ pub fn object_refcount(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 pub fn object_idletime(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut shard = ctx.db().lock(args[2]);
     Ok(shard.peek(args[2], ctx.now).map_or(Reply::Nil, |entry| {
-        Reply::Int((ctx.now.saturating_sub(entry.last_access) / 1000) as i64)
+        Reply::Int(entry.idle_seconds(ctx.now) as i64)
     }))
 }
 

@@ -126,14 +126,14 @@ pub fn watch(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }
     let namespace = ctx.client.namespace_arc().clone();
     let db_index = ctx.client.db_index();
-    for key in &args[1..] {
+    for &key in &args[1..] {
         let already = ctx.client.watched.keys.iter().any(|(ns, db, watched)| {
-            Arc::ptr_eq(ns, &namespace) && *db == db_index && watched == key
+            Arc::ptr_eq(ns, &namespace) && *db == db_index && **watched == *key
         });
         if already {
             continue;
         }
-        let key = Key::copy_from_slice(key);
+        let key = Key::from(key);
         let mut shard = ctx.db().lock(&key);
         // A key already past its deadline is removed first, so only a later change counts.
         shard.contains(&key, ctx.now);

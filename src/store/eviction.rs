@@ -79,7 +79,8 @@ pub fn evict(store: &Store, policy: EvictionPolicy, samples: usize, bytes: u64) 
         let database = databases[seed % databases.len()];
         let index = (seed >> 8) % database.shard_count();
         let mut shard = database.lock_shard(index);
-        let Some((key, size)) = shard.eviction_candidate(policy, samples, seed >> 16) else {
+        let Some((key, size)) = shard.eviction_candidate(policy, samples, seed >> 16, now_ms())
+        else {
             drop(shard);
             // Every shard of every database may be without deadlines: give up after a
             // fair number of empty picks rather than loop.

@@ -1,13 +1,25 @@
-//! One shard of a database: a hash map of keys, and the timing wheel that expires them.
+//! One shard of a database: its keys in a slab, an index by key, and the timing wheel that
+//! expires them.
 //!
-//! Invariant: an entry has `timer: Some(id)` exactly when the wheel holds one timer for its
-//! key, armed at or before the entry's deadline. Moving a deadline later leaves the timer
-//! alone; when it fires, the real deadline is checked and the timer re-armed.
+//! ```text
+//! index: HashTable<u32> ──▶ slots: Vec<Option<Slot{key, entry}>> ◀── wheel: TimingWheel<u32>
+//!        (slot numbers,          (a free list reuses places)          (timers carry slot
+//!         by key hash)                                                 numbers, not keys)
+//! ```
+//!
+//! A key costs its slot (key pointer, value, deadline, timer id, last access), four bytes
+//! of index and a wheel node when it has a deadline, besides the key's and value's own
+//! allocations: no copy or reference count of the key outside its slot.
+//!
+//! Invariant: an entry's `timer` names a timer exactly when the wheel holds one for its
+//! slot, armed at or before the entry's deadline. Moving a deadline later leaves the timer
+//! alone; when it fires, the real deadline is checked and the timer re-armed. Removing a key
+//! removes its timer, so a timer never outlives the key in its slot.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
-use bytes::Bytes;
 use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use super::eviction::EvictionPolicy;
 use super::value::Value;
@@ -15,7 +27,10 @@ use super::watch::Watchers;
 use super::wheel::{TimerId, TimingWheel};
 
 /// A key as stored: its own allocation, never a slice of a connection's read buffer.
-pub type Key = Bytes;
+pub type Key = Box<[u8]>;
+
+/// The `timer` of an entry without one.
+const NO_TIMER: u32 = u32::MAX;
 
 /// A stored value with its expiry.
 #[derive(Debug)]
@@ -24,15 +39,39 @@ pub struct Entry {
     pub value: Value,
     /// Absolute deadline in Unix milliseconds; 0 when the key does not expire.
     expires_at: u64,
-    timer: Option<TimerId>,
-    /// Unix milliseconds of the last read or write, for `OBJECT IDLETIME`.
-    pub last_access: u64,
+    /// The wheel timer's id, [`NO_TIMER`] when none.
+    timer: u32,
+    /// [`access_tick`] of the last read or write, for `OBJECT IDLETIME` and LRU eviction.
+    last_access: u32,
 }
 
 impl Entry {
+    fn new(value: Value, now: u64) -> Entry {
+        Entry {
+            value,
+            expires_at: 0,
+            timer: NO_TIMER,
+            last_access: access_tick(now),
+        }
+    }
+
     /// The absolute deadline in Unix milliseconds, if the key expires.
     pub fn expires_at(&self) -> Option<u64> {
         (self.expires_at != 0).then_some(self.expires_at)
+    }
+
+    /// Whole seconds since the key was last read or written, at `now` (Unix ms).
+    pub fn idle_seconds(&self, now: u64) -> u64 {
+        self.idle_ms(now) / 1000
+    }
+
+    /// Milliseconds since the key was last read or written, in [`ACCESS_TICK_MS`] steps.
+    fn idle_ms(&self, now: u64) -> u64 {
+        u64::from(access_tick(now).wrapping_sub(self.last_access)) * ACCESS_TICK_MS
+    }
+
+    fn touch(&mut self, now: u64) {
+        self.last_access = access_tick(now);
     }
 
     fn is_expired(&self, now: u64) -> bool {
@@ -43,6 +82,27 @@ impl Entry {
     fn due_at(&self, now: u64) -> Option<u64> {
         self.expires_at().filter(|&deadline| deadline <= now)
     }
+
+    fn timer(&self) -> Option<TimerId> {
+        (self.timer != NO_TIMER).then(|| TimerId::from_raw(self.timer))
+    }
+}
+
+/// The resolution of an entry's access clock: fine enough for LRU eviction to tell apart
+/// keys used a few hundred requests apart.
+const ACCESS_TICK_MS: u64 = 10;
+
+/// A Unix millisecond time on the access clock, which wraps every 2^32 ticks (about 497
+/// days), as Redis's LRU clock wraps: idle times are right while shorter than that.
+fn access_tick(now: u64) -> u32 {
+    (now / ACCESS_TICK_MS) as u32
+}
+
+/// A key and its entry, in its place of the slab.
+#[derive(Debug)]
+struct Slot {
+    key: Key,
+    entry: Entry,
 }
 
 /// What changed about a key, for the journal.
@@ -201,8 +261,15 @@ impl MemberNotes<'_> {
 
 /// Keys and their expiry timers. Locked as a whole by its [`super::Database`].
 pub struct Shard {
-    map: HashMap<Key, Entry, RandomState>,
-    wheel: TimingWheel<Key>,
+    /// Each key with its entry, or a free place.
+    slots: Vec<Option<Slot>>,
+    /// Free places, reused before the slab grows.
+    free: Vec<u32>,
+    /// Slot numbers by the hash of their key.
+    index: HashTable<u32>,
+    /// Independent of the hasher that picks the shard, whose low bits every key here shares.
+    hasher: RandomState,
+    wheel: TimingWheel<u32>,
     /// Keys removed because their deadline passed, waiting for their `expired` events, each
     /// with how many ms after its deadline it was removed.
     expired: Vec<(Key, u64)>,
@@ -243,7 +310,7 @@ impl Deadlines {
 impl std::fmt::Debug for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shard")
-            .field("keys", &self.map.len())
+            .field("keys", &self.index.len())
             .field("timers", &self.wheel.len())
             .finish()
     }
@@ -253,7 +320,10 @@ impl Shard {
     /// An empty shard whose wheel starts at `now`.
     pub fn new(now: u64) -> Self {
         Shard {
-            map: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::default(),
             wheel: TimingWheel::new(now),
             expired: Vec::new(),
             armed_since_drain: None,
@@ -291,11 +361,6 @@ impl Shard {
         !self.changes.is_empty()
     }
 
-    /// Whether changes are worth recording: for the journal, or for a watching client.
-    fn records_changes(&self) -> bool {
-        self.journaled || !self.watchers.is_empty()
-    }
-
     /// The one place every change to a key passes: logged for the journal, and marking the
     /// clients that WATCH it.
     fn note_change(&mut self, key: &[u8], change: Change) {
@@ -312,39 +377,74 @@ impl Shard {
         &mut self.watchers
     }
 
+    /// The slot holding `key`, past its deadline or not.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(key), |&slot| {
+                slots[slot as usize]
+                    .as_ref()
+                    .is_some_and(|held| *held.key == *key)
+            })
+            .copied()
+    }
+
+    fn slot(&self, slot: u32) -> &Slot {
+        self.slots[slot as usize]
+            .as_ref()
+            .expect("indexed and armed slots hold a key")
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry {
+        &mut self.slots[slot as usize]
+            .as_mut()
+            .expect("indexed and armed slots hold a key")
+            .entry
+    }
+
     /// The entry for `key` as it is, past its deadline or not, without side effects: what
     /// the journal records.
     pub fn current(&self, key: &[u8]) -> Option<&Entry> {
-        self.map.get(key)
+        self.find(key).map(|slot| &self.slot(slot).entry)
     }
 
     /// Number of keys, including ones whose deadline passed but were not yet removed.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// Whether the shard holds no keys at all.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
+    }
+
+    /// The slot of the live entry for `key`, removing it first if its deadline has passed.
+    fn live(&mut self, key: &[u8], now: u64) -> Option<u32> {
+        let slot = self.find(key)?;
+        let Some(deadline) = self.slot(slot).entry.due_at(now) else {
+            return Some(slot);
+        };
+        if let Some((key, _)) = self.remove_slot(slot) {
+            self.expired.push((key, now - deadline));
+        }
+        None
     }
 
     /// The live entry for `key`, removing it first if its deadline has passed; marks it
     /// accessed.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now);
-        let entry = self.map.get_mut(key)?;
-        entry.last_access = now;
+        let slot = self.live(key, now)?;
+        let entry = self.entry_mut(slot);
+        entry.touch(now);
         Some(entry)
     }
 
     /// The live entry for `key`, to change its value; marks it accessed and changed.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(key, now);
-        if self.records_changes() && self.map.contains_key(key) {
-            self.note_change(key, Change::Value);
-        }
-        let entry = self.map.get_mut(key)?;
-        entry.last_access = now;
+        let slot = self.live(key, now)?;
+        self.note_change(key, Change::Value);
+        let entry = self.entry_mut(slot);
+        entry.touch(now);
         Some(entry)
     }
 
@@ -355,23 +455,23 @@ impl Shard {
         key: &'a [u8],
         now: u64,
     ) -> Option<(&'a mut Value, MemberNotes<'a>)> {
-        self.expire_if_due(key, now);
-        let entry = self.map.get_mut(key)?;
-        entry.last_access = now;
+        let slot = self.live(key, now)?;
         let log = self.journaled.then_some(&mut self.changes);
         let watchers = (!self.watchers.is_empty()).then_some(&self.watchers);
+        let entry = &mut self.slots[slot as usize].as_mut()?.entry;
+        entry.touch(now);
         Some((&mut entry.value, MemberNotes { log, watchers, key }))
     }
 
     /// The live entry for `key` without marking it accessed (`OBJECT`, `TTL`).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now);
-        self.map.get(key)
+        let slot = self.live(key, now)?;
+        Some(&self.slot(slot).entry)
     }
 
     /// Whether `key` exists and is live.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.peek(key, now).is_some()
+        self.live(key, now).is_some()
     }
 
     /// Stores `value` under `key` with an absolute deadline (`None` = persistent),
@@ -383,17 +483,18 @@ impl Shard {
         expires_at: Option<u64>,
         now: u64,
     ) -> Option<Value> {
-        self.expire_if_due(key, now);
+        let live = self.live(key, now);
         self.note_change(key, Change::Value);
-        match self.map.get_mut(key) {
-            Some(entry) => {
+        match live {
+            Some(slot) => {
+                let entry = self.entry_mut(slot);
                 let old = std::mem::replace(&mut entry.value, value);
-                entry.last_access = now;
-                self.set_deadline(key, expires_at);
+                entry.touch(now);
+                self.set_slot_deadline(slot, expires_at);
                 Some(old)
             }
             None => {
-                self.insert_new(Bytes::copy_from_slice(key), value, expires_at, now);
+                self.insert_new(Key::from(key), value, expires_at, now);
                 None
             }
         }
@@ -401,33 +502,56 @@ impl Shard {
 
     /// Stores a new entry under an owned key that is known to be absent.
     fn insert_new(&mut self, key: Key, value: Value, expires_at: Option<u64>, now: u64) {
-        let entry = Entry {
-            value,
-            expires_at: 0,
-            timer: None,
-            last_access: now,
+        let hash = self.hasher.hash_one(&*key);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 keys per shard")
+            }
         };
-        self.map.insert(key.clone(), entry);
+        self.slots[slot as usize] = Some(Slot {
+            key,
+            entry: Entry::new(value, now),
+        });
+        let Shard {
+            slots,
+            index,
+            hasher,
+            ..
+        } = self;
+        index.insert_unique(hash, slot, |&other| {
+            let held = slots[other as usize]
+                .as_ref()
+                .expect("indexed slots hold a key");
+            hasher.hash_one(&*held.key)
+        });
         if expires_at.is_some() {
-            self.set_deadline(&key, expires_at);
+            self.set_slot_deadline(slot, expires_at);
         }
     }
 
     /// Removes `key`, returning its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
-        self.expire_if_due(key, now);
-        self.remove_entry(key).map(|(_, entry)| entry)
+        let slot = self.live(key, now)?;
+        self.remove_slot(slot).map(|(_, entry)| entry)
     }
 
-    /// Removes `key` and returns it with its entry, whatever its deadline.
-    fn remove_entry(&mut self, key: &[u8]) -> Option<(Key, Entry)> {
-        let (key, mut entry) = self.map.remove_entry(key)?;
+    /// Removes the key in `slot` and returns it with its entry, whatever its deadline.
+    fn remove_slot(&mut self, slot: u32) -> Option<(Key, Entry)> {
+        let Slot { key, mut entry } = self.slots.get_mut(slot as usize)?.take()?;
+        let hash = self.hasher.hash_one(&*key);
+        if let Ok(found) = self.index.find_entry(hash, |&other| other == slot) {
+            found.remove();
+        }
+        self.free.push(slot);
         self.note_change(&key, Change::Value);
         if let Some(deadline) = entry.expires_at() {
             self.deadlines.remove(deadline);
         }
-        if let Some(timer) = entry.timer.take() {
+        if let Some(timer) = entry.timer() {
             self.wheel.remove(timer);
+            entry.timer = NO_TIMER;
         }
         Some((key, entry))
     }
@@ -436,54 +560,54 @@ impl Shard {
     /// Used by RENAME, MOVE and COPY; replaces whatever the key held.
     pub fn insert_entry(&mut self, key: Key, entry: Entry, now: u64) {
         let expires_at = entry.expires_at();
-        self.remove_entry(&key);
+        if let Some(slot) = self.find(&key) {
+            self.remove_slot(slot);
+        }
         self.note_change(&key, Change::Value);
         self.insert_new(key, entry.value, expires_at, now);
     }
 
     /// Takes `key` out of the shard with its deadline, for moving it elsewhere.
     pub fn take(&mut self, key: &[u8], now: u64) -> Option<(Key, Entry)> {
-        self.expire_if_due(key, now);
-        self.remove_entry(key)
+        let slot = self.live(key, now)?;
+        self.remove_slot(slot)
     }
 
     /// Sets or clears the deadline of an existing key. A later deadline does not touch the
     /// wheel; an earlier one moves the timer.
     pub fn set_deadline(&mut self, key: &[u8], expires_at: Option<u64>) {
-        if self.records_changes() && self.map.contains_key(key) {
+        if let Some(slot) = self.find(key) {
             self.note_change(key, Change::Deadline);
+            self.set_slot_deadline(slot, expires_at);
         }
-        let Some(entry) = self.map.get_mut(key) else {
-            return;
-        };
+    }
+
+    fn set_slot_deadline(&mut self, slot: u32, expires_at: Option<u64>) {
+        let entry = &mut self.slots[slot as usize]
+            .as_mut()
+            .expect("a key's slot holds it")
+            .entry;
         if let Some(old) = entry.expires_at() {
             self.deadlines.remove(old);
         }
         let Some(deadline) = expires_at else {
             entry.expires_at = 0;
-            if let Some(timer) = entry.timer.take() {
+            if let Some(timer) = entry.timer() {
                 self.wheel.remove(timer);
+                entry.timer = NO_TIMER;
             }
             return;
         };
         entry.expires_at = deadline.max(1);
         self.deadlines.add(entry.expires_at);
-        match entry.timer {
+        match entry.timer() {
             Some(timer) if self.wheel.deadline(timer).is_some_and(|t| t <= deadline) => {}
             Some(timer) => {
                 self.wheel.reschedule(timer, deadline);
                 self.note_armed(deadline);
             }
             None => {
-                let owned = self
-                    .map
-                    .get_key_value(key)
-                    .map(|(k, _)| k.clone())
-                    .unwrap_or_else(|| Bytes::copy_from_slice(key));
-                let timer = self.wheel.insert(deadline, owned);
-                if let Some(entry) = self.map.get_mut(key) {
-                    entry.timer = Some(timer);
-                }
+                entry.timer = self.wheel.insert(deadline, slot).raw();
                 self.note_armed(deadline);
             }
         }
@@ -498,34 +622,25 @@ impl Shard {
         self.armed_since_drain.take()
     }
 
-    /// Removes `key` if its deadline has passed, recording it for an `expired` event.
-    fn expire_if_due(&mut self, key: &[u8], now: u64) {
-        if let Some(deadline) = self.map.get(key).and_then(|entry| entry.due_at(now))
-            && let Some((key, _)) = self.remove_entry(key)
-        {
-            self.expired.push((key, now - deadline));
-        }
-    }
-
     /// Fires every timer due at `now`: expired keys are removed and recorded, timers of keys
-    /// whose deadline moved later are re-armed.
-    pub fn advance(&mut self, now: u64, fired: &mut Vec<(Key, u64)>) {
+    /// whose deadline moved later are re-armed. `fired` is scratch space, kept by the caller
+    /// so that it is allocated once.
+    pub fn advance(&mut self, now: u64, fired: &mut Vec<(u32, u64)>) {
         fired.clear();
         self.wheel.advance(now, fired);
-        for (key, _) in fired.drain(..) {
-            let Some(entry) = self.map.get_mut(&key) else {
+        for (slot, _) in fired.drain(..) {
+            let Some(held) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
                 continue;
             };
-            entry.timer = None;
+            let entry = &mut held.entry;
+            entry.timer = NO_TIMER;
             if let Some(deadline) = entry.due_at(now) {
-                if let Some((key, _)) = self.remove_entry(&key) {
+                if let Some((key, _)) = self.remove_slot(slot) {
                     self.expired.push((key, now - deadline));
                 }
             } else if let Some(deadline) = entry.expires_at() {
-                let timer = self.wheel.insert(deadline, key.clone());
-                if let Some(entry) = self.map.get_mut(&key) {
-                    entry.timer = Some(timer);
-                }
+                let timer = self.wheel.insert(deadline, slot).raw();
+                self.entry_mut(slot).timer = timer;
             }
         }
     }
@@ -537,18 +652,20 @@ impl Shard {
         policy: EvictionPolicy,
         samples: usize,
         seed: usize,
+        now: u64,
     ) -> Option<(Key, usize)> {
         let spread = self.wheel.len().max(1);
         (0..samples.max(1))
             .filter_map(|n| {
-                let key = self
+                let slot = *self
                     .wheel
                     .sample(seed.wrapping_add(n.wrapping_mul(spread / 7 + 1)))?;
-                self.map.get(key).map(|entry| (key, entry))
+                let held = self.slots[slot as usize].as_ref()?;
+                Some((&held.key, &held.entry))
             })
             .min_by_key(|(_, entry)| match policy {
                 EvictionPolicy::VolatileTtl => entry.expires_at,
-                EvictionPolicy::VolatileLru => entry.last_access,
+                EvictionPolicy::VolatileLru => u64::MAX - entry.idle_ms(now),
                 EvictionPolicy::VolatileRandom | EvictionPolicy::NoEviction => 0,
             })
             .map(|(key, entry)| (key.clone(), key.len() + entry.value.approximate_size()))
@@ -571,19 +688,21 @@ impl Shard {
     }
 
     /// Iterates over live keys and entries.
-    pub fn iter(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.map
+    pub fn iter(&self, now: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.slots
             .iter()
-            .filter(move |(_, entry)| !entry.is_expired(now))
+            .flatten()
+            .filter(move |held| !held.entry.is_expired(now))
+            .map(|held| (&*held.key, &held.entry))
     }
 
     /// A key at a pseudo-random position, for RANDOMKEY; `None` when empty.
-    pub fn random_key(&self, seed: usize, now: u64) -> Option<Key> {
+    pub fn random_key(&self, seed: usize, now: u64) -> Option<&[u8]> {
         let live = self.iter(now).count();
         if live == 0 {
             return None;
         }
-        self.iter(now).nth(seed % live).map(|(key, _)| key.clone())
+        self.iter(now).nth(seed % live).map(|(key, _)| key)
     }
 
     /// Removes every key and timer; returns how many live keys there were. The caller
@@ -591,7 +710,7 @@ impl Shard {
     /// the watchers stay.
     pub fn clear(&mut self, now: u64) -> usize {
         let live = self.iter(now).count();
-        self.watchers.touch_where(|key| self.map.contains_key(key));
+        self.watchers.touch_where(|key| self.find(key).is_some());
         let journaled = self.journaled;
         let watchers = std::mem::take(&mut self.watchers);
         *self = Shard::new(now);
@@ -605,7 +724,7 @@ impl Shard {
     pub fn swap_contents(&mut self, other: &mut Shard) {
         std::mem::swap(self, other);
         std::mem::swap(&mut self.watchers, &mut other.watchers);
-        let existed = |key: &[u8]| self.map.contains_key(key) || other.map.contains_key(key);
+        let existed = |key: &[u8]| self.find(key).is_some() || other.find(key).is_some();
         self.watchers.touch_where(existed);
         other.watchers.touch_where(existed);
     }
@@ -616,7 +735,7 @@ mod tests {
     use super::*;
 
     fn text(s: &str) -> Value {
-        Value::string(Bytes::copy_from_slice(s.as_bytes()))
+        Value::string(bytes::Bytes::copy_from_slice(s.as_bytes()))
     }
 
     #[test]
@@ -625,7 +744,7 @@ mod tests {
         shard.set(b"k", text("v"), Some(1_500), 1_000);
         assert!(shard.get(b"k", 1_499).is_some());
         assert!(shard.get(b"k", 1_500).is_none());
-        assert_eq!(shard.take_expired(), vec![(Bytes::from_static(b"k"), 0)]);
+        assert_eq!(shard.take_expired(), vec![(Key::from(&b"k"[..]), 0)]);
         assert_eq!(shard.len(), 0);
     }
 
@@ -645,7 +764,7 @@ mod tests {
         shard.advance(305, &mut fired);
         assert_eq!(
             shard.take_expired(),
-            vec![(Bytes::from_static(b"a"), 5)],
+            vec![(Key::from(&b"a"[..]), 5)],
             "removed 5 ms after its deadline"
         );
     }
@@ -731,7 +850,10 @@ mod tests {
         let (_, mut notes) = shard.edit(b"k", 5).expect("k exists");
         notes.note(b"m");
         assert!(!shard.has_changes());
-        assert_eq!(shard.get(b"k", 5).map(|e| e.last_access), Some(5));
+        assert_eq!(
+            shard.get(b"k", 5_000).map(|e| e.idle_seconds(7_999)),
+            Some(2)
+        );
         shard.set_journaled(true);
         let (_, mut notes) = shard.edit(b"k", 6).expect("k exists");
         notes.note(b"m");

@@ -77,9 +77,9 @@ mod tests {
     fn touching_a_key_marks_only_its_watchers() {
         let mut watchers = Watchers::default();
         let (a, b) = (WatchFlag::default(), WatchFlag::default());
-        watchers.add(Key::from_static(b"k"), &a);
-        watchers.add(Key::from_static(b"k"), &a);
-        watchers.add(Key::from_static(b"other"), &b);
+        watchers.add(Key::from(&b"k"[..]), &a);
+        watchers.add(Key::from(&b"k"[..]), &a);
+        watchers.add(Key::from(&b"other"[..]), &b);
         watchers.touch(b"k");
         assert!(a.load(Ordering::Acquire));
         assert!(!b.load(Ordering::Acquire));
@@ -92,8 +92,8 @@ mod tests {
     fn touch_where_marks_watchers_of_keys_that_existed() {
         let mut watchers = Watchers::default();
         let (a, b) = (WatchFlag::default(), WatchFlag::default());
-        watchers.add(Key::from_static(b"present"), &a);
-        watchers.add(Key::from_static(b"absent"), &b);
+        watchers.add(Key::from(&b"present"[..]), &a);
+        watchers.add(Key::from(&b"absent"[..]), &b);
         watchers.touch_where(|key| key == b"present");
         assert!(a.load(Ordering::Acquire));
         assert!(!b.load(Ordering::Acquire));
