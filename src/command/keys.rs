@@ -257,9 +257,10 @@ pub fn keys(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 ///
-/// The cursor is a shard index: each call returns whole shards (at least COUNT keys when
-/// there are that many left), each read under its lock. A key that exists for the whole
-/// iteration is therefore returned exactly once, however the shards change meanwhile.
+/// The cursor names a shard (high 32 bits) and a place in its slab (low 32 bits). Each
+/// call visits about COUNT keys from there, each shard read under its lock; since a key
+/// keeps its place while it exists, a key that exists for the whole iteration is returned
+/// exactly once, however the shards change meanwhile.
 pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let cursor = args::cursor(args[1])?;
     let mut pattern: Option<&[u8]> = None;
@@ -284,13 +285,18 @@ pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         }
     }
     let db = ctx.db();
-    let mut shard_index = usize::try_from(cursor).unwrap_or(usize::MAX);
+    let mut shard_index = usize::try_from(cursor >> 32).unwrap_or(usize::MAX);
+    let mut place = cursor as u32;
     let mut found = Vec::new();
-    let mut visited = 0;
-    while shard_index < db.shard_count() && visited < count {
+    let mut budget = count;
+    while shard_index < db.shard_count() && budget > 0 {
         let shard = db.lock_shard(shard_index);
-        for (key, entry) in shard.iter(ctx.now) {
-            visited += 1;
+        let (keys, next) = shard.scan_from(place, budget, ctx.now);
+        budget = match next {
+            Some(_) => 0,
+            None => budget.saturating_sub(keys.len()),
+        };
+        for (key, entry) in keys {
             let type_ok = type_filter
                 .as_deref()
                 .is_none_or(|wanted| entry.value.type_name() == wanted);
@@ -298,12 +304,18 @@ pub fn scan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
                 found.push(Bytes::copy_from_slice(key));
             }
         }
-        shard_index += 1;
+        match next {
+            Some(next) => place = next,
+            None => {
+                shard_index += 1;
+                place = 0;
+            }
+        }
     }
     let next = if shard_index >= db.shard_count() {
         0
     } else {
-        shard_index
+        (shard_index as u64) << 32 | u64::from(place)
     };
     Ok(Reply::Array(vec![
         Reply::text(next.to_string()),

@@ -696,6 +696,32 @@ impl Shard {
             .map(|held| (&*held.key, &held.entry))
     }
 
+    /// Live keys and entries in slab order from place `from` on, visiting at most `budget`
+    /// places that hold a key; also returns the place to continue from, `None` at the end.
+    /// A key keeps its place for as long as it exists, so continuing from the returned place
+    /// (SCAN's cursor) meets every key that exists throughout exactly once.
+    pub fn scan_from(
+        &self,
+        from: u32,
+        budget: usize,
+        now: u64,
+    ) -> (Vec<(&[u8], &Entry)>, Option<u32>) {
+        let mut found = Vec::new();
+        let mut visited = 0;
+        let start = (from as usize).min(self.slots.len());
+        for (offset, place) in self.slots[start..].iter().enumerate() {
+            if visited == budget {
+                return (found, u32::try_from(start + offset).ok());
+            }
+            let Some(held) = place else { continue };
+            visited += 1;
+            if !held.entry.is_expired(now) {
+                found.push((&*held.key, &held.entry));
+            }
+        }
+        (found, None)
+    }
+
     /// A key at a pseudo-random position, for RANDOMKEY; `None` when empty.
     pub fn random_key(&self, seed: usize, now: u64) -> Option<&[u8]> {
         let live = self.iter(now).count();
