@@ -163,7 +163,7 @@ pub fn quit(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
 /// database 0, RESP2, no name, no subscriptions).
 pub fn reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     ctx.client.take_transaction();
-    ctx.client.watched = Default::default();
+    ctx.client.unwatch_all();
     ctx.client.unsubscribe_all(&ctx.server.hub);
     ctx.server.enter_namespace(ctx.client, DEFAULT_NAMESPACE)?;
     ctx.client.set_user(ctx.server.users.default_user().clone());

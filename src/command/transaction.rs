@@ -91,7 +91,7 @@ impl Drop for WatchedKeys {
 pub fn refuse(ctx: &mut Context, spec: Option<&CommandSpec>, error: String) -> Reply {
     if spec.is_some_and(|spec| spec.name == "exec") {
         ctx.client.take_transaction();
-        ctx.client.watched = WatchedKeys::default();
+        ctx.client.unwatch_all();
         let reason = error.strip_prefix("ERR ").unwrap_or(&error);
         return Reply::Error(format!(
             "EXECABORT Transaction discarded because of: {reason}"
@@ -115,7 +115,7 @@ pub fn discard(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     if ctx.client.take_transaction().is_none() {
         return Err(CommandError::err("DISCARD without MULTI"));
     }
-    ctx.client.watched = WatchedKeys::default();
+    ctx.client.unwatch_all();
     Ok(Reply::Ok)
 }
 
@@ -151,7 +151,7 @@ pub fn watch(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
 
 /// UNWATCH
 pub fn unwatch(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
-    ctx.client.watched = WatchedKeys::default();
+    ctx.client.unwatch_all();
     Ok(Reply::Ok)
 }
 
@@ -161,7 +161,7 @@ pub fn exec(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
         return Err(CommandError::err("EXEC without MULTI"));
     };
     if transaction.doomed {
-        ctx.client.watched = WatchedKeys::default();
+        ctx.client.unwatch_all();
         return Err(CommandError::Coded(
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));

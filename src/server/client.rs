@@ -319,6 +319,11 @@ impl ClientState {
         }
     }
 
+    /// Forgets every WATCHed key (UNWATCH, and what EXEC, DISCARD and RESET imply).
+    pub fn unwatch_all(&mut self) {
+        self.watched = WatchedKeys::default();
+    }
+
     /// Ends the transaction (EXEC, DISCARD, RESET), returning it.
     pub fn take_transaction(&mut self) -> Option<Transaction> {
         let transaction = self.transaction.take()?;
