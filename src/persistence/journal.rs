@@ -405,12 +405,16 @@ impl Journal {
     /// the aof thread's next fsync).
     pub async fn persist(&self, position: u64) {
         if self.fsync() != AppendFsync::Always {
-            if self.written.load(Ordering::Acquire) < position {
+            while self.written.load(Ordering::Acquire) < position {
                 // Let the other connections ready on this worker run their commands
                 // first: the first of them back here writes everyone's records in one
-                // write(2), as Redis writes once per event-loop turn.
+                // write(2), as Redis writes once per event-loop turn. While another
+                // thread is writing, this worker serves its other connections instead of
+                // blocking on the file.
                 tokio::task::yield_now().await;
-                self.write_through(position);
+                if self.try_write_through(position) {
+                    break;
+                }
             }
             return;
         }
@@ -465,6 +469,20 @@ impl Journal {
         if let Some(output) = output.as_mut() {
             self.write_pending(output);
         }
+    }
+
+    /// As [`Journal::write_through`], unless another thread is writing: then returns false
+    /// at once, having written nothing.
+    fn try_write_through(&self, position: u64) -> bool {
+        let Some(mut output) = self.output.try_lock() else {
+            return false;
+        };
+        if self.written.load(Ordering::Acquire) < position
+            && let Some(output) = output.as_mut()
+        {
+            self.write_pending(output);
+        }
+        true
     }
 
     /// Moves the pending records into the file (with the output lock held).
