@@ -70,6 +70,11 @@ pub struct Config {
     pub maxmemory_policy: EvictionPolicy,
     /// Keys sampled per eviction (`maxmemory-samples`).
     pub maxmemory_samples: u64,
+    /// Commands running at least this many microseconds are logged; -1 logs none
+    /// (`slowlog-log-slower-than`).
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps (`slowlog-max-len`).
+    pub slowlog_max_len: u64,
     /// How much output may wait for a client, by class (`client-output-buffer-limit`).
     pub output_limits: OutputLimits,
     /// Directory for the append-only files (`dir`).
@@ -707,6 +712,10 @@ static PARAMS: &[Param] = &[
         |c, v| one_of(v, EvictionPolicy::CHOICES).map(|p| c.maxmemory_policy = p)),
     Param::new("maxmemory-samples", Runtime, |c| c.maxmemory_samples.to_string(),
         |c, v| integer(v, 1, 64).map(|n| c.maxmemory_samples = n as u64)),
+    Param::new("slowlog-log-slower-than", Runtime, |c| c.slowlog_log_slower_than.to_string(),
+        |c, v| integer(v, -1, i64::MAX).map(|n| c.slowlog_log_slower_than = n)),
+    Param::new("slowlog-max-len", Runtime, |c| c.slowlog_max_len.to_string(),
+        |c, v| integer(v, 0, i64::MAX).map(|n| c.slowlog_max_len = n as u64)),
     Param::new("dir", StartUp, |c| absolute(&c.dir),
         |c, v| non_empty(v).map(|d| c.dir = PathBuf::from(d))),
     Param::new("appendonly", Runtime, |c| yes_no(c.appendonly),
@@ -801,6 +810,8 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: EvictionPolicy::NoEviction,
             maxmemory_samples: 5,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
             dir: PathBuf::from("."),
             appendonly: true,
             appendfsync: AppendFsync::EverySec,

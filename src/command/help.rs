@@ -9,6 +9,7 @@ pub fn lines(container: &str) -> &'static [&'static str] {
         "command" => COMMAND,
         "pubsub" => PUBSUB,
         "debug" => DEBUG,
+        "slowlog" => SLOWLOG,
         "session.namespace" => SESSION_NAMESPACE,
         _ => &[],
     }
@@ -29,6 +30,20 @@ const OBJECT: &[&str] = &[
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
+    PRINTS_THIS_HELP[0],
+    PRINTS_THIS_HELP[1],
+];
+
+const SLOWLOG: &[&str] = &[
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
     PRINTS_THIS_HELP[0],
     PRINTS_THIS_HELP[1],
 ];

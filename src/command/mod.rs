@@ -19,7 +19,7 @@ pub mod table;
 pub mod transaction;
 
 use crate::protocol::Reply;
-use crate::server::{ClientState, ServerState};
+use crate::server::{ClientState, ServerState, slowlog};
 use crate::store::{Database, eviction};
 
 pub use table::{CommandSpec, Flags, lookup};
@@ -135,10 +135,21 @@ pub fn execute(ctx: &mut Context, args: &[&[u8]]) -> Reply {
 fn run(ctx: &mut Context, spec: &'static CommandSpec, args: &[&[u8]]) -> Reply {
     ctx.client.record_command(spec, ctx.now);
     let server = ctx.server;
-    let started = server.metrics.is_some().then(quanta::Instant::now);
+    let started = quanta::Instant::now();
     let result = (spec.handler)(ctx, args);
-    if let (Some(metrics), Some(started)) = (&server.metrics, started) {
-        metrics.note(spec, started.elapsed());
+    let took = started.elapsed();
+    if let Some(metrics) = &server.metrics {
+        metrics.note(spec, took);
+    }
+    let (slower_than, max_len) = server.live.slowlog();
+    if slower_than >= 0
+        && took.as_micros() >= slower_than as u128
+        && !spec.flags.contains(Flags::SKIP_SLOWLOG)
+    {
+        let handle = ctx.client.handle();
+        let client = (handle.addr.to_string(), handle.info().name);
+        let secrets = slowlog::secret_positions(args);
+        server.slowlog.record(args, &secrets, took, client, max_len);
     }
     match result {
         Ok(reply) => reply,

@@ -932,3 +932,49 @@ pub fn debug_panic(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
         database.index()
     );
 }
+
+/// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).
+pub fn slowlog_get(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
+    let count = match args {
+        [_, _] => Some(10),
+        [_, _, count] => {
+            let count = args::int(count)
+                .ok()
+                .filter(|&n| n >= -1)
+                .ok_or_else(|| CommandError::err("count should be greater than or equal to -1"))?;
+            usize::try_from(count).ok()
+        }
+        _ => {
+            return Err(CommandError::err(
+                "unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP.",
+            ));
+        }
+    };
+    let entries = ctx.server.slowlog.newest(count);
+    Ok(Reply::Array(
+        entries
+            .into_iter()
+            .map(|entry| {
+                Reply::Array(vec![
+                    Reply::Int(entry.id as i64),
+                    Reply::Int(entry.at as i64),
+                    Reply::Int(entry.micros as i64),
+                    Reply::bulks(entry.args),
+                    Reply::bulk(entry.peer.as_bytes()),
+                    Reply::bulk(entry.client_name.as_bytes()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// SLOWLOG LEN
+pub fn slowlog_len(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    Ok(Reply::Int(ctx.server.slowlog.len() as i64))
+}
+
+/// SLOWLOG RESET
+pub fn slowlog_reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    ctx.server.slowlog.reset();
+    Ok(Reply::Ok)
+}

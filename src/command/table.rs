@@ -50,6 +50,9 @@ impl Flags {
     /// Refused unless `enable-debug-command` allows the client (internal; Redis 7.0 does
     /// not report its `protected` flag).
     pub const PROTECTED: Flags = Flags(1 << 13);
+    /// Never shown in the slow log: EXEC, whose commands are logged one by one (internal;
+    /// Redis 7.0 does not report its `no-slowlog` flag either).
+    pub const SKIP_SLOWLOG: Flags = Flags(1 << 14);
 
     const NAMES: [(Flags, &'static str); 10] = [
         (Flags::WRITE, "write"),
@@ -175,6 +178,34 @@ const KEY1: (i32, i32, i32) = (1, 1, 1);
 const KEY_ALL: (i32, i32, i32) = (1, -1, 1);
 const KEY_PAIRS: (i32, i32, i32) = (1, -1, 2);
 const KEY12: (i32, i32, i32) = (1, 2, 1);
+
+/// SLOWLOG's flags in Redis: for operators, but allowed in scripts.
+const SLOWLOG_FLAGS: Flags = Flags::ADMIN.with(Flags::LOADING).with(Flags::STALE);
+
+static SLOWLOG: &[CommandSpec] = &[
+    cmd(
+        "slowlog|get",
+        -2,
+        SLOWLOG_FLAGS,
+        NO_KEYS,
+        server::slowlog_get,
+    ),
+    cmd(
+        "slowlog|len",
+        2,
+        SLOWLOG_FLAGS,
+        NO_KEYS,
+        server::slowlog_len,
+    ),
+    cmd(
+        "slowlog|reset",
+        2,
+        SLOWLOG_FLAGS,
+        NO_KEYS,
+        server::slowlog_reset,
+    ),
+    cmd("slowlog|help", 2, CONN, NO_KEYS, server::help),
+];
 
 static CLIENT: &[CommandSpec] = &[
     cmd("client|id", 2, CONN, NO_KEYS, connection::client_id),
@@ -340,7 +371,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd(
         "exec",
         1,
-        CONN.with(TX).with(Flags::RUNS_ALONE),
+        CONN.with(TX)
+            .with(Flags::RUNS_ALONE)
+            .with(Flags::SKIP_SLOWLOG),
         NO_KEYS,
         transaction::exec,
     ),
@@ -427,6 +460,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("lastsave", 1, CONN_FAST, NO_KEYS, server::lastsave),
     cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
     cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
+    container("slowlog", -2, server::help, SLOWLOG),
     CommandSpec {
         flags: Flags::PROTECTED,
         ..container("debug", -2, server::help, DEBUG)

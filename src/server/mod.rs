@@ -18,13 +18,14 @@ pub mod connection;
 pub mod namespaces;
 pub mod open_files;
 pub mod persistence;
+pub mod slowlog;
 pub mod stats;
 pub mod tls;
 pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
@@ -44,6 +45,7 @@ use crate::persistence::Journal;
 use crate::pubsub::Hub;
 use crate::store::eviction::EvictionPolicy;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
+use slowlog::SlowLog;
 
 /// Configuration values read on every request, kept in atomics so the hot path takes no lock.
 #[derive(Debug, Default)]
@@ -54,6 +56,8 @@ pub struct LiveSettings {
     maxmemory: AtomicU64,
     maxmemory_policy: AtomicU8,
     maxmemory_samples: AtomicU64,
+    slowlog_log_slower_than: AtomicI64,
+    slowlog_max_len: AtomicU64,
 }
 
 impl LiveSettings {
@@ -80,6 +84,15 @@ impl LiveSettings {
         )
     }
 
+    /// Microseconds from which a command is slow-logged (negative: none), and how many
+    /// entries the slow log keeps.
+    pub fn slowlog(&self) -> (i64, usize) {
+        (
+            self.slowlog_log_slower_than.load(Ordering::Relaxed),
+            self.slowlog_max_len.load(Ordering::Relaxed) as usize,
+        )
+    }
+
     /// How much reply output may wait for a client without subscriptions.
     pub fn normal_output_limit(&self) -> OutputLimit {
         self.normal_output_limit.load()
@@ -96,6 +109,10 @@ impl LiveSettings {
         self.maxmemory_samples
             .store(config.maxmemory_samples, Ordering::Relaxed);
         self.normal_output_limit.store(config.output_limits.normal);
+        self.slowlog_log_slower_than
+            .store(config.slowlog_log_slower_than, Ordering::Relaxed);
+        self.slowlog_max_len
+            .store(config.slowlog_max_len, Ordering::Relaxed);
     }
 }
 
@@ -133,6 +150,8 @@ pub struct ServerState {
     pub memory: MemoryReading,
     /// What TLS connections are accepted with, when `tls-port` is set.
     pub tls: Option<TlsContext>,
+    /// The latest slow commands (SLOWLOG).
+    pub slowlog: SlowLog,
 }
 
 impl ServerState {
@@ -169,6 +188,7 @@ impl ServerState {
             metrics: None,
             memory: MemoryReading::default(),
             tls: None,
+            slowlog: SlowLog::default(),
         }
     }
 
