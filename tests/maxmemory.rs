@@ -3,6 +3,7 @@
 //! once deletes bring memory back under the limit. With `volatile-ttl` and `volatile-lru`,
 //! keys with a TTL are evicted instead (nearest deadline, least recently used first), keys
 //! without one are kept, and writes get `-OOM` only when nothing is left to evict.
+//! MEMORY USAGE reports the same estimate eviction counts as freed.
 
 mod common;
 
@@ -207,4 +208,36 @@ fn a_volatile_policy_with_nothing_to_evict_answers_oom() {
         client.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]),
         b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, noeviction\r\n".to_vec()
     );
+}
+
+/// MEMORY USAGE's figure for `key`.
+fn memory_usage(client: &mut RawClient, key: &str) -> i64 {
+    let reply = client.call(&["MEMORY", "USAGE", key]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    text.strip_prefix(':')
+        .and_then(|n| n.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("MEMORY USAGE {key}: {text}"))
+}
+
+#[test]
+fn memory_usage_follows_the_size_of_the_value() {
+    let server = Server::sessiond(&[]);
+    let mut client = RawClient::connect(server.addr());
+    client.call(&["SET", "small", "abc"]);
+    client.call(&["SET", "large", &"x".repeat(10_000)]);
+    let small = memory_usage(&mut client, "small");
+    let large = memory_usage(&mut client, "large");
+    assert!(small > 3 && small < 200, "a 3-byte string: {small}");
+    assert!(
+        (10_000..10_000 + 2 * small).contains(&(large - small + 3)),
+        "10,000 bytes more: {small} -> {large}"
+    );
+    let mut hset = vec!["HSET".to_string(), "hash".to_string()];
+    for i in 0..100 {
+        hset.extend([format!("field{i:03}"), "v".repeat(100)]);
+    }
+    client.call(&hset);
+    let hash = memory_usage(&mut client, "hash");
+    assert!(hash > 100 * 108, "100 fields of 108 bytes: {hash}");
+    assert_eq!(client.call(&["MEMORY", "USAGE", "nokey"]), b"$-1\r\n");
 }

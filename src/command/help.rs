@@ -10,6 +10,7 @@ pub fn lines(container: &str) -> &'static [&'static str] {
         "pubsub" => PUBSUB,
         "debug" => DEBUG,
         "slowlog" => SLOWLOG,
+        "memory" => MEMORY,
         "session.namespace" => SESSION_NAMESPACE,
         _ => &[],
     }
@@ -30,6 +31,14 @@ const OBJECT: &[&str] = &[
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
+    PRINTS_THIS_HELP[0],
+    PRINTS_THIS_HELP[1],
+];
+
+const MEMORY: &[&str] = &[
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
     PRINTS_THIS_HELP[0],
     PRINTS_THIS_HELP[1],
 ];

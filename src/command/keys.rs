@@ -559,6 +559,24 @@ pub fn object_idletime(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     }))
 }
 
+/// MEMORY USAGE key [SAMPLES count]: about how many bytes the key and its value take
+/// (the same estimate eviction counts as freed). Every member is counted, so SAMPLES is
+/// checked and otherwise ignored.
+pub fn memory_usage(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
+    for pair in args[3..].chunks(2) {
+        let [option, count] = pair else {
+            return Err(CommandError::Syntax);
+        };
+        if !is(option, "SAMPLES") || args::int(count)? < 0 {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let mut shard = ctx.db().lock(args[2]);
+    Ok(shard.peek(args[2], ctx.now).map_or(Reply::Nil, |entry| {
+        Reply::Int((args[2].len() + entry.value.approximate_size()) as i64)
+    }))
+}
+
 /// OBJECT FREQ key: sessiond keeps no LFU counters, as Redis under an LRU policy.
 pub fn object_freq(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let mut shard = ctx.db().lock(args[2]);

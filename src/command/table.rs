@@ -182,6 +182,11 @@ const KEY12: (i32, i32, i32) = (1, 2, 1);
 /// SLOWLOG's flags in Redis: for operators, but allowed in scripts.
 const SLOWLOG_FLAGS: Flags = Flags::ADMIN.with(Flags::LOADING).with(Flags::STALE);
 
+static MEMORY: &[CommandSpec] = &[
+    cmd("memory|usage", -3, R, (2, 2, 1), keys::memory_usage),
+    cmd("memory|help", 2, CONN, NO_KEYS, server::help),
+];
+
 static SLOWLOG: &[CommandSpec] = &[
     cmd(
         "slowlog|get",
@@ -461,6 +466,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, server::bgrewriteaof),
     cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
     container("slowlog", -2, server::help, SLOWLOG),
+    container("memory", -2, server::help, MEMORY),
     CommandSpec {
         flags: Flags::PROTECTED,
         ..container("debug", -2, server::help, DEBUG)
