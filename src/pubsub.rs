@@ -43,6 +43,8 @@ impl Message {
 pub enum Delivery {
     /// A pub/sub message to write to the client.
     Message(Arc<Message>),
+    /// A line already encoded for the client (a MONITOR line).
+    Line(Bytes),
     /// CLIENT KILL: close the connection.
     Disconnect,
 }
@@ -81,16 +83,28 @@ impl Mailbox {
     /// Queues `message` unless that takes the client's waiting output past `limit`, in which
     /// case the client is marked for disconnection instead; false if it was not queued.
     fn deliver(&self, message: &Arc<Message>, limit: OutputLimit, now_ms: u64) -> bool {
+        self.admit(message.encoded_len(), limit, now_ms)
+            && self.sender.send(Delivery::Message(message.clone())).is_ok()
+    }
+
+    /// Queues an encoded `line` (MONITOR) under the same rule as [`Mailbox::deliver`].
+    pub fn deliver_line(&self, line: Bytes, limit: OutputLimit, now_ms: u64) -> bool {
+        self.admit(line.len() as u64, limit, now_ms)
+            && self.sender.send(Delivery::Line(line)).is_ok()
+    }
+
+    /// Accounts `size` more waiting bytes, unless that breaks `limit`: then the client is
+    /// marked for disconnection and nothing may be queued.
+    fn admit(&self, size: u64, limit: OutputLimit, now_ms: u64) -> bool {
         if self.backlog.has_overflowed() {
             return false;
         }
-        let size = message.encoded_len();
         let waiting = self.backlog.bytes.fetch_add(size, Ordering::Relaxed) + size;
         if self.backlog.exceeds(waiting, limit, now_ms) {
             self.backlog.overflow();
             return false;
         }
-        self.sender.send(Delivery::Message(message.clone())).is_ok()
+        true
     }
 }
 
@@ -192,6 +206,11 @@ impl Hub {
     /// (`client-output-buffer-limit pubsub`).
     pub fn set_output_limit(&self, limit: OutputLimit) {
         self.output_limit.store(limit);
+    }
+
+    /// How much output may wait for a subscriber (also a monitor) before it is closed.
+    pub fn output_limit(&self) -> OutputLimit {
+        self.output_limit.load()
     }
 
     /// Subscribes a client to a channel; false if it already was.

@@ -165,6 +165,10 @@ pub fn reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     ctx.client.take_transaction();
     ctx.client.unwatch_all();
     ctx.client.unsubscribe_all(&ctx.server.hub);
+    if ctx.client.is_monitoring() {
+        ctx.server.monitors.remove(ctx.client.id());
+        ctx.client.set_monitoring(false);
+    }
     ctx.server.enter_namespace(ctx.client, DEFAULT_NAMESPACE)?;
     ctx.client.set_user(ctx.server.users.default_user().clone());
     ctx.client.set_protocol(Protocol::Resp2);

@@ -19,7 +19,8 @@ pub mod table;
 pub mod transaction;
 
 use crate::protocol::Reply;
-use crate::server::{ClientState, ServerState, slowlog};
+use crate::server::monitor::Fed;
+use crate::server::{ClientState, ServerState, secrets};
 use crate::store::{Database, eviction};
 
 pub use table::{CommandSpec, Flags, lookup};
@@ -148,8 +149,19 @@ fn run(ctx: &mut Context, spec: &'static CommandSpec, args: &[&[u8]]) -> Reply {
     {
         let handle = ctx.client.handle();
         let client = (handle.addr.to_string(), handle.info().name);
-        let secrets = slowlog::secret_positions(args);
+        let secrets = secrets::secret_positions(args);
         server.slowlog.record(args, &secrets, took, client, max_len);
+    }
+    // Operator commands are not shown, as in Redis: they reach past the namespace.
+    if server.monitors.any() && !spec.flags.contains(Flags::ADMIN) {
+        let fed = Fed {
+            namespace: ctx.client.namespace().id(),
+            db: ctx.client.db_index(),
+            peer: ctx.client.handle().addr,
+            args,
+            secrets: &secrets::secret_positions(args),
+        };
+        server.monitors.feed(&fed, server.hub.output_limit());
     }
     match result {
         Ok(reply) => reply,
@@ -239,6 +251,13 @@ fn admit(ctx: &Context, spec: &CommandSpec) -> Result<(), CommandError> {
                 "OOM command not allowed when used memory > 'maxmemory'.".into(),
             ));
         }
+    }
+    if ctx.client.is_monitoring()
+        && (spec.flags.contains(Flags::READONLY) || spec.flags.contains(Flags::WRITE))
+    {
+        return Err(CommandError::err(
+            "Replica can't interact with the keyspace",
+        ));
     }
     if ctx.client.in_resp2_subscribe_mode() && !spec.flags.contains(Flags::SUBSCRIBE_CONTEXT) {
         return Err(CommandError::err(format!(

@@ -978,3 +978,16 @@ pub fn slowlog_reset(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
     ctx.server.slowlog.reset();
     Ok(Reply::Ok)
 }
+
+/// MONITOR: from now on the client receives every command run in its namespace. A client
+/// already monitoring gets no reply, as in Redis.
+pub fn monitor(ctx: &mut Context, _args: &[&[u8]]) -> CommandResult {
+    if ctx.client.is_monitoring() {
+        return Ok(Reply::Silent);
+    }
+    let mailbox = ctx.client.handle().mailbox().clone();
+    let namespace = ctx.client.namespace().id();
+    ctx.server.monitors.add(ctx.client.id(), namespace, mailbox);
+    ctx.client.set_monitoring(true);
+    Ok(Reply::Ok)
+}

@@ -467,6 +467,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("shutdown", -1, ADMIN, NO_KEYS, server::shutdown),
     container("slowlog", -2, server::help, SLOWLOG),
     container("memory", -2, server::help, MEMORY),
+    cmd("monitor", 1, ADMIN, NO_KEYS, server::monitor),
     CommandSpec {
         flags: Flags::PROTECTED,
         ..container("debug", -2, server::help, DEBUG)

@@ -46,6 +46,8 @@ pub struct ClientInfo {
     pub namespace: u32,
     /// Commands queued since MULTI (CLIENT LIST's `multi`, and flag `x`); `None` outside.
     pub multi: Option<usize>,
+    /// Whether the client is in MONITOR mode (CLIENT LIST's `O` flag).
+    pub monitor: bool,
 }
 
 impl ClientInfo {
@@ -115,11 +117,12 @@ impl ClientHandle {
     pub fn describe(&self) -> String {
         let info = self.info();
         let idle = self.idle_ms(now_ms()) / 1000;
-        let flags = match (info.is_pubsub(), info.multi.is_some()) {
-            (false, false) => "N",
-            (true, false) => "P",
-            (false, true) => "x",
-            (true, true) => "Px",
+        let flags = match (info.monitor, info.is_pubsub(), info.multi.is_some()) {
+            (true, ..) => "O",
+            (false, false, false) => "N",
+            (false, true, false) => "P",
+            (false, false, true) => "x",
+            (false, true, true) => "Px",
         };
         let multi = info.multi.map_or(-1, |queued| queued as i64);
         let mut line = String::new();
@@ -232,6 +235,7 @@ pub struct ClientState {
     transaction: Option<Transaction>,
     /// Keys WATCHed for the next EXEC.
     pub watched: WatchedKeys,
+    monitoring: bool,
 }
 
 impl ClientState {
@@ -260,6 +264,7 @@ impl ClientState {
             pause: None,
             transaction: None,
             watched: WatchedKeys::default(),
+            monitoring: false,
         }
     }
 
@@ -402,6 +407,23 @@ impl ClientState {
     /// Channel plus pattern subscriptions.
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether messages are delivered to this client (subscriptions, MONITOR), so its
+    /// waiting output is held to the pub/sub limit.
+    pub fn receives_messages(&self) -> bool {
+        self.subscription_count() > 0 || self.monitoring
+    }
+
+    /// Whether the client is in MONITOR mode.
+    pub fn is_monitoring(&self) -> bool {
+        self.monitoring
+    }
+
+    /// Enters or leaves MONITOR mode (CLIENT LIST's `O` flag).
+    pub fn set_monitoring(&mut self, monitoring: bool) {
+        self.monitoring = monitoring;
+        self.handle.update(|info| info.monitor = monitoring);
     }
 
     /// Whether RESP2 subscribe mode restricts the commands this client may run.

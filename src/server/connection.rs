@@ -160,9 +160,10 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                // Only subscribers receive messages, so only they can overflow; a branch
-                // whose condition is false is never polled and costs nothing.
-                () = backlog.overflowed(), if client.subscription_count() > 0 => {
+                // Only subscribers and monitors receive messages, so only they can
+                // overflow; a branch whose condition is false is never polled and costs
+                // nothing.
+                () = backlog.overflowed(), if client.receives_messages() => {
                     return Err(over_output_limit(client));
                 }
                 read = socket.read_buf(&mut self.input) => {
@@ -210,7 +211,7 @@ impl Connection {
         }
         tokio::select! {
             biased;
-            () = self.backlog.overflowed(), if client.subscription_count() > 0 => {
+            () = self.backlog.overflowed(), if client.receives_messages() => {
                 return Err(over_output_limit(client));
             }
             written = write_all_flushed(socket, &self.output) => written?,
@@ -352,6 +353,11 @@ impl Connection {
             Delivery::Message(message) => {
                 self.delivered += message.encoded_len();
                 encode_message(&message, protocol, &mut self.output);
+                Flow::Continue
+            }
+            Delivery::Line(line) => {
+                self.delivered += line.len() as u64;
+                self.output.extend_from_slice(&line);
                 Flow::Continue
             }
             Delivery::Disconnect => Flow::Close,

@@ -15,9 +15,11 @@
 
 pub mod client;
 pub mod connection;
+pub mod monitor;
 pub mod namespaces;
 pub mod open_files;
 pub mod persistence;
+pub mod secrets;
 pub mod slowlog;
 pub mod stats;
 pub mod tls;
@@ -45,6 +47,7 @@ use crate::persistence::Journal;
 use crate::pubsub::Hub;
 use crate::store::eviction::EvictionPolicy;
 use crate::store::{DEFAULT_NAMESPACE, Namespace, Store, StoreLayout};
+use monitor::Monitors;
 use slowlog::SlowLog;
 
 /// Configuration values read on every request, kept in atomics so the hot path takes no lock.
@@ -152,6 +155,8 @@ pub struct ServerState {
     pub tls: Option<TlsContext>,
     /// The latest slow commands (SLOWLOG).
     pub slowlog: SlowLog,
+    /// Clients streaming every command (MONITOR).
+    pub monitors: Monitors,
 }
 
 impl ServerState {
@@ -189,6 +194,7 @@ impl ServerState {
             memory: MemoryReading::default(),
             tls: None,
             slowlog: SlowLog::default(),
+            monitors: Monitors::default(),
         }
     }
 
@@ -202,6 +208,9 @@ impl ServerState {
     /// Drops a closed connection's subscriptions and registry entry.
     pub fn forget_client(&self, client: &mut ClientState) {
         client.unsubscribe_all(&self.hub);
+        if client.is_monitoring() {
+            self.monitors.remove(client.id());
+        }
         self.clients.unregister(client.id());
     }
 }
