@@ -848,6 +848,16 @@ impl Config {
         }
     }
 
+    /// The thresholds of the compact set encodings (`set-max-intset-entries`,
+    /// `set-max-listpack-entries`, `-value`).
+    pub fn set_limits(&self) -> crate::store::SetLimits {
+        crate::store::SetLimits {
+            max_intset_entries: self.set_max_intset_entries,
+            max_packed_entries: self.set_max_listpack_entries,
+            max_packed_value: self.set_max_listpack_value,
+        }
+    }
+
     /// Builds the configuration from `sessiond`'s arguments (without the program name):
     /// `[CONFIG_FILE] [--directive value ...]`. The file, if the first argument does not start
     /// with `--`, is applied first; each `--directive` takes the arguments up to the next `--`

@@ -290,10 +290,10 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::text(cursor.to_string()), Reply::Array(items)])
 }
 
-/// The most fields one HRANDFIELD with a negative count returns. Redis streams such a reply
-/// until the client's output limit closes it; sessiond builds replies whole, so it refuses
-/// counts that would take more memory than any sensible use.
-const MAX_REPEATED_PICKS: u64 = 1 << 22;
+/// The most picks one HRANDFIELD (or SRANDMEMBER) with a negative count returns. Redis
+/// streams such a reply until the client's output limit closes it; sessiond builds replies
+/// whole, so it refuses counts that would take more memory than any sensible use.
+pub(super) const MAX_REPEATED_PICKS: u64 = 1 << 22;
 
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
@@ -353,7 +353,7 @@ fn picks_reply(picks: Vec<Pair<'_>>, with_values: bool, protocol: Protocol) -> R
 
 /// Random numbers below a bound (xorshift64*, seeded from the process's random keys): picks
 /// need to be fair, not secret.
-fn random_source(now: u64) -> impl FnMut(usize) -> usize {
+pub(super) fn random_source(now: u64) -> impl FnMut(usize) -> usize {
     let mut state = RandomState::new().hash_one(now) | 1;
     move |bound| {
         state ^= state >> 12;

@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod pubsub;
 pub mod server;
 pub mod session;
+pub mod set;
 pub mod string;
 pub mod table;
 pub mod transaction;

@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use foldhash::fast::RandomState;
 
 use super::{
-    CommandResult, Context, connection, hash, keys, namespace, pubsub, server, session, string,
-    transaction,
+    CommandResult, Context, connection, hash, keys, namespace, pubsub, server, session, set,
+    string, transaction,
 };
 
 /// A command's implementation.
@@ -53,8 +53,11 @@ impl Flags {
     /// Never shown in the slow log: EXEC, whose commands are logged one by one (internal;
     /// Redis 7.0 does not report its `no-slowlog` flag either).
     pub const SKIP_SLOWLOG: Flags = Flags(1 << 14);
+    /// Its keys are found by reading its arguments (SINTERCARD's `numkeys`), not at fixed
+    /// positions, which it reports as 0.
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 15);
 
-    const NAMES: [(Flags, &'static str); 10] = [
+    const NAMES: [(Flags, &'static str); 11] = [
         (Flags::WRITE, "write"),
         (Flags::READONLY, "readonly"),
         (Flags::DENYOOM, "denyoom"),
@@ -65,6 +68,7 @@ impl Flags {
         (Flags::STALE, "stale"),
         (Flags::FAST, "fast"),
         (Flags::NO_AUTH, "no_auth"),
+        (Flags::MOVABLE_KEYS, "movablekeys"),
     ];
 
     /// Whether every flag of `other` is set.
@@ -430,6 +434,30 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("hstrlen", 3, RF, KEY1, hash::hstrlen),
     cmd("hscan", -3, R, KEY1, hash::hscan),
     cmd("hrandfield", -2, R, KEY1, hash::hrandfield),
+    // sets
+    cmd("sadd", -3, WDF, KEY1, set::sadd),
+    cmd("srem", -3, WF, KEY1, set::srem),
+    cmd("smembers", 2, R, KEY1, set::smembers),
+    cmd("sismember", 3, RF, KEY1, set::sismember),
+    cmd("smismember", -3, RF, KEY1, set::smismember),
+    cmd("scard", 2, RF, KEY1, set::scard),
+    cmd("spop", -2, WF, KEY1, set::spop),
+    cmd("srandmember", -2, R, KEY1, set::srandmember),
+    cmd("sscan", -3, R, KEY1, set::sscan),
+    cmd("sinter", -2, R, KEY_ALL, set::sinter),
+    cmd("sunion", -2, R, KEY_ALL, set::sunion),
+    cmd("sdiff", -2, R, KEY_ALL, set::sdiff),
+    cmd("sinterstore", -3, WD, KEY_ALL, set::sinterstore),
+    cmd("sunionstore", -3, WD, KEY_ALL, set::sunionstore),
+    cmd("sdiffstore", -3, WD, KEY_ALL, set::sdiffstore),
+    cmd("smove", 4, WF, KEY12, set::smove),
+    cmd(
+        "sintercard",
+        -3,
+        R.with(Flags::MOVABLE_KEYS),
+        NO_KEYS,
+        set::sintercard,
+    ),
     // keys
     cmd("del", -2, W, KEY_ALL, keys::del),
     cmd("unlink", -2, WF, KEY_ALL, keys::del),

@@ -9,12 +9,14 @@ use crate::session::shard::SessionShard;
 use crate::session::{Record, SessionId};
 use crate::store::Value;
 use crate::store::hash::Hash;
+use crate::store::set::Set;
 use crate::store::shard::{Change, MemberList, Shard};
 
 /// The effect of a change to `key` in `shard` (locked): its state now, as absolute state.
 /// A change of some fields of a hash that is a table is logged as those fields
-/// ([`Effect::HashFields`]), so a write to a large hash costs what it wrote, not the hash's
-/// size; any other change, as the key's whole value.
+/// ([`Effect::HashFields`]), and of some members of a large set as those members
+/// ([`Effect::SetMembers`]), so a write to a large collection costs what it wrote, not the
+/// collection's size; any other change, as the key's whole value.
 pub fn key_change<'a>(
     namespace: &'a str,
     db: usize,
@@ -41,6 +43,12 @@ pub fn key_change<'a>(
                 fields.sort_unstable();
                 fields.dedup();
                 hash_fields(namespace, db, key, hash, fields, entry.expires_at())
+            }
+            Value::Set(set) if logs_members(set) => {
+                let mut changed: Vec<&[u8]> = members.iter().collect();
+                changed.sort_unstable();
+                changed.dedup();
+                set_members(namespace, db, key, set, changed, entry.expires_at())
             }
             value => key_state(namespace, db, key, value, entry.expires_at()),
         },
@@ -78,13 +86,45 @@ pub fn hash_fields<'a>(
     }
 }
 
+/// Most members of a set that is logged whole after a change of some of them (a few KB);
+/// a larger set, or a table (whose members may be long), is logged by the members changed.
+pub const WHOLE_SET_MEMBERS: usize = 128;
+
+/// Whether a change of some members of `set` is logged as those members.
+fn logs_members(set: &Set) -> bool {
+    set.is_table() || set.len() > WHOLE_SET_MEMBERS
+}
+
+/// The effect that says, of each of `members`, whether it is in the set at `key` (as it is
+/// in `set`), expiring at `expires_at`.
+pub fn set_members<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    set: &Set,
+    members: impl IntoIterator<Item = &'a [u8]>,
+    expires_at: Option<u64>,
+) -> Effect<'a> {
+    let (add, del): (Vec<&[u8]>, Vec<&[u8]>) =
+        members.into_iter().partition(|member| set.contains(member));
+    Effect::SetMembers {
+        namespace: namespace.into(),
+        db: db as u32,
+        key: key.into(),
+        add: add.into_iter().map(Blob::from).collect(),
+        del: del.into_iter().map(Blob::from).collect(),
+        expire_at: expires_at.unwrap_or(0),
+    }
+}
+
 /// Most pairs of a hash in one record of a rewrite's base; a larger hash is written in
 /// parts, so no record grows with the size of a hash.
 pub const BASE_PAIRS: usize = 1024;
 
 /// The effects that recreate `key` holding `value` until `expires_at` in a rewrite's base:
-/// one [`Effect::Set`], or for a hash of more than [`BASE_PAIRS`] fields, its fields in
-/// parts ([`Effect::HashFields`], which replay in any order, as a base's records may).
+/// one [`Effect::Set`], or for a hash of more than [`BASE_PAIRS`] fields (a set of more
+/// members), its fields in parts ([`Effect::HashFields`], [`Effect::SetMembers`]: they
+/// replay in any order, as a base's records may).
 pub fn key_base<'a>(
     namespace: &'a str,
     db: usize,
@@ -99,6 +139,28 @@ pub fn key_base<'a>(
                 .chunks(BASE_PAIRS)
                 .map(|part| hash_fields(namespace, db, key, hash, part.iter().copied(), expires_at))
                 .collect()
+        }
+        Value::Set(set) if set.len() > BASE_PAIRS => {
+            let part = |add: Vec<Blob<'a>>| Effect::SetMembers {
+                namespace: namespace.into(),
+                db: db as u32,
+                key: key.into(),
+                add,
+                del: Vec::new(),
+                expire_at: expires_at.unwrap_or(0),
+            };
+            let mut parts = Vec::new();
+            let mut add = Vec::with_capacity(BASE_PAIRS);
+            for member in set.iter() {
+                add.push(Blob(member.as_cow()));
+                if add.len() == BASE_PAIRS {
+                    parts.push(part(std::mem::take(&mut add)));
+                }
+            }
+            if !add.is_empty() {
+                parts.push(part(add));
+            }
+            parts
         }
         _ => vec![key_state(namespace, db, key, value, expires_at)],
     }
@@ -130,6 +192,7 @@ pub fn stored_value(value: &Value) -> StoredValue<'_> {
                 .map(|(field, value)| (field.into(), value.into()))
                 .collect(),
         ),
+        Value::Set(set) => StoredValue::Set(set.iter().map(|m| Blob(m.as_cow())).collect()),
     }
 }
 

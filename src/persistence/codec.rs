@@ -341,6 +341,14 @@ pub(crate) mod tests {
                 del: vec![b"gone".to_vec().into()],
                 expire_at: 1_700_000_000_000,
             },
+            Effect::SetMembers {
+                namespace: ns(),
+                db: 0,
+                key: b"s".to_vec().into(),
+                add: vec![b"m".to_vec().into(), b"42".to_vec().into()],
+                del: vec![b"gone".to_vec().into()],
+                expire_at: 1_700_000_000_000,
+            },
         ]
     }
 
@@ -429,6 +437,23 @@ pub(crate) mod tests {
         assert_eq!(
             bytes[FRAME_LEN..],
             [13, 1, b'n', 1, 1, b'h', 1, 1, b'f', 1, b'v', 1, 1, b'g', 0]
+        );
+    }
+
+    #[test]
+    fn set_members_is_variant_14_with_members_in_order() {
+        let bytes = encoded(&Effect::SetMembers {
+            namespace: "n".into(),
+            db: 1,
+            key: b"s".into(),
+            add: vec![b"a".into(), b"b".into()],
+            del: vec![b"c".into()],
+            expire_at: 0,
+        });
+        // Variant 14; "n"; db 1; "s"; two members "a" "b"; one member "c"; expire_at 0.
+        assert_eq!(
+            bytes[FRAME_LEN..],
+            [14, 1, b'n', 1, 1, b's', 2, 1, b'a', 1, b'b', 1, 1, b'c', 0]
         );
     }
 

@@ -185,6 +185,29 @@ pub enum Effect<'a> {
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
     },
+    /// `key` holds a set in which every member of `add` is and no member of `del` is, its
+    /// other members as they were (none if `key` held no set), expiring at `expire_at`
+    /// (0 = never); a set left without members does not exist. Logged for a change to some
+    /// members of a large set instead of its whole value (SPOP's removed members among
+    /// them), and by a rewrite for a large set in parts (which may be replayed in any order).
+    SetMembers {
+        /// The namespace's name.
+        #[serde(borrow)]
+        namespace: Cow<'a, str>,
+        /// The database index.
+        db: u32,
+        /// The key.
+        #[serde(borrow)]
+        key: Blob<'a>,
+        /// Members that are in the set.
+        #[serde(borrow)]
+        add: Vec<Blob<'a>>,
+        /// Members that are not.
+        #[serde(borrow)]
+        del: Vec<Blob<'a>>,
+        /// Unix ms when the key expires; 0 = no expiry.
+        expire_at: u64,
+    },
 }
 
 /// The encoding of a batch's effects, which refuses a batch among them.
@@ -476,6 +499,21 @@ impl Effect<'_> {
                 db,
                 key: owned(key),
                 set: owned_pairs(set),
+                del: del.into_iter().map(owned).collect(),
+                expire_at,
+            },
+            Effect::SetMembers {
+                namespace,
+                db,
+                key,
+                add,
+                del,
+                expire_at,
+            } => Effect::SetMembers {
+                namespace: name(namespace),
+                db,
+                key: owned(key),
+                add: add.into_iter().map(owned).collect(),
                 del: del.into_iter().map(owned).collect(),
                 expire_at,
             },

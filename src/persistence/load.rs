@@ -23,6 +23,7 @@ use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_na
 use crate::session::record::NewSession;
 use crate::session::{EndReason, Ending, Policy, Record, SessionId};
 use crate::store::hash::{self, Hash, HashLimits};
+use crate::store::set::{self, Set, SetLimits};
 use crate::store::{Database, Namespace, Shard, Store, Value};
 
 /// What loading found.
@@ -303,11 +304,10 @@ impl<'a> Replay<'a> {
                 value,
                 expire_at,
             } => {
-                let value = value_of(value, self.store.hash_limits())?;
+                let value = value_of(value, self.store)?;
                 self.with_db(&namespace, db, |db| {
                     let mut shard = db.lock(&key);
-                    let empty = matches!(&value, Value::Hash(hash) if hash.is_empty());
-                    if empty || (expire_at != 0 && expire_at <= now) {
+                    if value.is_empty_collection() || (expire_at != 0 && expire_at <= now) {
                         shard.remove(&key, now);
                     } else {
                         shard.set(&key, value, (expire_at != 0).then_some(expire_at), now);
@@ -400,6 +400,20 @@ impl<'a> Replay<'a> {
                     apply_hash_fields(&mut shard, &key, &set, &del, expire_at, now, limits);
                 });
             }
+            Effect::SetMembers {
+                namespace,
+                db,
+                key,
+                add,
+                del,
+                expire_at,
+            } => {
+                let limits = self.store.set_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_set_members(&mut shard, &key, &add, &del, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -454,15 +468,57 @@ fn apply_hash_fields(
     shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
 }
 
-/// A stored value as the store holds it.
-fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static str> {
+/// Applies an [`Effect::SetMembers`] to the locked `shard`.
+fn apply_set_members(
+    shard: &mut Shard,
+    key: &[u8],
+    add: &[Blob],
+    del: &[Blob],
+    expire_at: u64,
+    now: u64,
+    limits: SetLimits,
+) {
+    if expire_at != 0 && expire_at <= now {
+        shard.remove(key, now);
+        return;
+    }
+    match set::edit(shard, key, now, limits) {
+        Ok(Some(mut edit)) => {
+            for member in add {
+                edit.insert(member);
+            }
+            for member in del {
+                edit.remove(member);
+            }
+            if edit.set().is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+        }
+        Ok(None) | Err(_) => {
+            let set = Set::from_members(add.iter().map(|member| &member[..]), limits);
+            if set.is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+            shard.set(key, Value::Set(set), None, now);
+        }
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
+/// A stored value as the store holds it, in the encoding the store's limits pick.
+fn value_of(value: StoredValue, store: &Store) -> Result<Value, &'static str> {
     match value {
         StoredValue::String(data) => Ok(Value::string(Bytes::copy_from_slice(&data))),
         StoredValue::Hash(pairs) => Ok(Value::Hash(Hash::from_pairs(
             pairs.iter().map(|(field, value)| (&field[..], &value[..])),
-            limits,
+            store.hash_limits(),
         ))),
-        StoredValue::Set(_) => Err("this build has no sets"),
+        StoredValue::Set(members) => Ok(Value::Set(Set::from_members(
+            members.iter().map(|member| &member[..]),
+            store.set_limits(),
+        ))),
         StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
         StoredValue::List(_) => Err("this build has no lists"),
     }

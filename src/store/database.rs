@@ -13,7 +13,7 @@ use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::expiry::ExpiryClock;
-use super::shard::{Change, ChangeLog, MemberList, Shard};
+use super::shard::{Change, ChangeLog, Entry, MemberList, Shard};
 use crate::persistence::{Effect, Journal, capture};
 use crate::pubsub::{EventClass, Hub};
 
@@ -317,6 +317,18 @@ impl<'a> MultiGuard<'a> {
             .binary_search_by_key(&index, |(i, _)| *i)
             .unwrap_or_else(|_| panic!("shard {index} was not locked for this command"));
         &mut self.guards[position].1
+    }
+
+    /// The entry at `key` as it is, without side effects (no lazy expiry, no access mark),
+    /// so that keys of several locked shards can be read at once (SINTER). The key must
+    /// have been among those locked.
+    pub fn current(&self, key: &[u8]) -> Option<&Entry> {
+        let index = self.database.shard_of(key);
+        let position = self
+            .guards
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .unwrap_or_else(|_| panic!("shard {index} was not locked for this command"));
+        self.guards[position].1.current(key)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod gate;
 pub mod hash;
 pub mod listpack;
+pub mod set;
 pub mod shard;
 pub mod value;
 pub mod watch;
@@ -31,6 +32,7 @@ pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
 pub use gate::TransactionGate;
 pub use hash::{Hash, HashLimits};
+pub use set::{Set, SetLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
@@ -172,6 +174,7 @@ pub struct Store {
     evicted_keys: AtomicU64,
     gate: TransactionGate,
     hash_limits: EncodingLimits,
+    set_limits: SetEncodingLimits,
 }
 
 /// A compact encoding's two thresholds, changed at run time by `CONFIG SET`.
@@ -179,6 +182,13 @@ pub struct Store {
 struct EncodingLimits {
     entries: AtomicUsize,
     value: AtomicUsize,
+}
+
+/// The set encodings' thresholds, changed at run time by `CONFIG SET`.
+#[derive(Debug)]
+struct SetEncodingLimits {
+    intset_entries: AtomicUsize,
+    packed: EncodingLimits,
 }
 
 /// The namespace every connection starts in.
@@ -200,6 +210,13 @@ impl Store {
             hash_limits: EncodingLimits {
                 entries: AtomicUsize::new(HashLimits::default().max_packed_entries),
                 value: AtomicUsize::new(HashLimits::default().max_packed_value),
+            },
+            set_limits: SetEncodingLimits {
+                intset_entries: AtomicUsize::new(SetLimits::default().max_intset_entries),
+                packed: EncodingLimits {
+                    entries: AtomicUsize::new(SetLimits::default().max_packed_entries),
+                    value: AtomicUsize::new(SetLimits::default().max_packed_value),
+                },
             },
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
@@ -314,6 +331,34 @@ impl Store {
             .entries
             .store(limits.max_packed_entries, Ordering::Relaxed);
         stored
+            .value
+            .store(limits.max_packed_value, Ordering::Relaxed);
+    }
+
+    /// When a set leaves the integer and packed encodings (`set-max-intset-entries`,
+    /// `set-max-listpack-*`).
+    pub fn set_limits(&self) -> SetLimits {
+        let stored = &self.set_limits;
+        SetLimits {
+            max_intset_entries: stored.intset_entries.load(Ordering::Relaxed),
+            max_packed_entries: stored.packed.entries.load(Ordering::Relaxed),
+            max_packed_value: stored.packed.value.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when sets leave the compact encodings, from now on (sets already converted
+    /// stay as they are).
+    pub fn set_set_limits(&self, limits: SetLimits) {
+        let stored = &self.set_limits;
+        stored
+            .intset_entries
+            .store(limits.max_intset_entries, Ordering::Relaxed);
+        stored
+            .packed
+            .entries
+            .store(limits.max_packed_entries, Ordering::Relaxed);
+        stored
+            .packed
             .value
             .store(limits.max_packed_value, Ordering::Relaxed);
     }

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::hash::Hash;
+use super::set::Set;
 
 /// The value stored under a key: one variant per data family (sets, lists and sorted sets
 /// join as their commands land), so `TYPE` and `WRONGTYPE` checks stay in one place. Each
@@ -14,6 +15,8 @@ pub enum Value {
     Str(Bytes, StringOrigin),
     /// A hash: fields and their values.
     Hash(Hash),
+    /// A set of distinct members.
+    Set(Set),
 }
 
 /// A command met a key holding another type than the one it works on (`WRONGTYPE`).
@@ -44,6 +47,7 @@ impl Value {
         match self {
             Value::Str(..) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -63,6 +67,23 @@ impl Value {
         }
     }
 
+    /// The set held, or `WrongType`.
+    pub fn as_set(&self) -> Result<&Set, WrongType> {
+        match self {
+            Value::Set(set) => Ok(set),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// Whether it is a collection without members, which a key never holds.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(..) => false,
+            Value::Hash(hash) => hash.is_empty(),
+            Value::Set(set) => set.is_empty(),
+        }
+    }
+
     /// Roughly how many bytes the value occupies, with the entry around it: what evicting
     /// it frees (for `maxmemory`).
     pub fn approximate_size(&self) -> usize {
@@ -77,6 +98,17 @@ impl Value {
                     .sum();
                 ENTRY_OVERHEAD + data
             }
+            Value::Set(set) => {
+                const PER_MEMBER: usize = 16;
+                let data: usize = match set {
+                    Set::Ints(ints) => 8 * ints.len(),
+                    _ => set
+                        .iter()
+                        .map(|member| PER_MEMBER + member.with_bytes(<[u8]>::len))
+                        .sum(),
+                };
+                ENTRY_OVERHEAD + data
+            }
         }
     }
 
@@ -88,6 +120,7 @@ impl Value {
             Value::Str(data, _) if data.len() <= 44 => "embstr",
             Value::Str(..) => "raw",
             Value::Hash(hash) => hash.encoding_name(),
+            Value::Set(set) => set.encoding_name(),
         }
     }
 }
