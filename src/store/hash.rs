@@ -18,6 +18,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::listpack::{self, Listpack, Span};
+use super::random_pick::{self, Positions as _};
 use super::shard::{MemberNotes, Shard};
 use super::value::{Value, WrongType};
 
@@ -216,25 +217,7 @@ impl Hash {
             return self.iter().collect();
         }
         let picker = Picker::new(self);
-        let mut chosen: Vec<usize> = if count.saturating_mul(3) > self.len() {
-            // Most of the hash: shuffle the front of the list of every position.
-            let mut positions = picker.live_positions();
-            for i in 0..count {
-                let j = i + below(positions.len() - i);
-                positions.swap(i, j);
-            }
-            positions.truncate(count);
-            positions
-        } else {
-            let mut seen =
-                hashbrown::HashSet::with_capacity_and_hasher(count, RandomState::default());
-            while seen.len() < count {
-                seen.insert(picker.pick(below));
-            }
-            seen.into_iter().collect()
-        };
-        chosen.sort_unstable();
-        chosen
+        random_pick::distinct(&picker, self.len(), count, below)
             .into_iter()
             .map(|position| picker.pair(position))
             .collect()
@@ -439,7 +422,15 @@ impl<'a> Picker<'a> {
         }
     }
 
-    /// A random position holding a pair; the hash must not be empty.
+    fn pair(&self, position: usize) -> Pair<'a> {
+        match self {
+            Picker::Places(table) => table.pair(position),
+            Picker::Listed(pairs) => pairs[position],
+        }
+    }
+}
+
+impl random_pick::Positions for Picker<'_> {
     fn pick(&self, below: &mut impl FnMut(usize) -> usize) -> usize {
         match self {
             Picker::Places(table) => loop {
@@ -458,13 +449,6 @@ impl<'a> Picker<'a> {
                 .filter(|&place| table.places[place].is_some())
                 .collect(),
             Picker::Listed(pairs) => (0..pairs.len()).collect(),
-        }
-    }
-
-    fn pair(&self, position: usize) -> Pair<'a> {
-        match self {
-            Picker::Places(table) => table.pair(position),
-            Picker::Listed(pairs) => pairs[position],
         }
     }
 }

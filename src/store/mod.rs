@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod gate;
 pub mod hash;
 pub mod listpack;
+pub mod random_pick;
 pub mod set;
 pub mod shard;
 pub mod value;

@@ -25,6 +25,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::listpack::{Listpack, Span};
+use super::random_pick::{self, Positions as _};
 use super::shard::{MemberNotes, Shard};
 use super::value::{Value, WrongType, parse_canonical_int};
 
@@ -320,25 +321,7 @@ impl Set {
             return self.iter().collect();
         }
         let picker = Picker::new(self);
-        let mut chosen: Vec<usize> = if count.saturating_mul(3) > self.len() {
-            // Most of the set: shuffle the front of the list of every position.
-            let mut positions = picker.live_positions();
-            for i in 0..count {
-                let j = i + below(positions.len() - i);
-                positions.swap(i, j);
-            }
-            positions.truncate(count);
-            positions
-        } else {
-            let mut seen =
-                hashbrown::HashSet::with_capacity_and_hasher(count, RandomState::default());
-            while seen.len() < count {
-                seen.insert(picker.pick(below));
-            }
-            seen.into_iter().collect()
-        };
-        chosen.sort_unstable();
-        chosen
+        random_pick::distinct(&picker, self.len(), count, below)
             .into_iter()
             .map(|position| picker.member(position))
             .collect()
@@ -610,7 +593,16 @@ impl<'a> Picker<'a> {
         }
     }
 
-    /// A random position holding a member; the set must not be empty.
+    fn member(&self, position: usize) -> Member<'a> {
+        match self {
+            Picker::Ints(ints) => Member::Int(ints.get(position)),
+            Picker::Places(table) => Member::Bytes(table.member(position)),
+            Picker::Listed(members) => members[position],
+        }
+    }
+}
+
+impl random_pick::Positions for Picker<'_> {
     fn pick(&self, below: &mut impl FnMut(usize) -> usize) -> usize {
         match self {
             Picker::Ints(ints) => below(ints.len()),
@@ -631,14 +623,6 @@ impl<'a> Picker<'a> {
                 .filter(|&place| table.places[place].is_some())
                 .collect(),
             Picker::Listed(members) => (0..members.len()).collect(),
-        }
-    }
-
-    fn member(&self, position: usize) -> Member<'a> {
-        match self {
-            Picker::Ints(ints) => Member::Int(ints.get(position)),
-            Picker::Places(table) => Member::Bytes(table.member(position)),
-            Picker::Listed(members) => members[position],
         }
     }
 }
