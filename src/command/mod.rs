@@ -17,6 +17,7 @@ pub mod session;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use crate::protocol::Reply;
 use crate::server::{ClientState, ServerState};

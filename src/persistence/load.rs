@@ -23,6 +23,7 @@ use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_na
 use crate::session::record::NewSession;
 use crate::session::{EndReason, Ending, Policy, Record, SessionId};
 use crate::store::hash::{self, Hash, HashLimits};
+use crate::store::zset::{self, SortedSet, ZsetLimits};
 use crate::store::{Database, Namespace, Shard, Store, Value};
 
 /// What loading found.
@@ -303,10 +304,14 @@ impl<'a> Replay<'a> {
                 value,
                 expire_at,
             } => {
-                let value = value_of(value, self.store.hash_limits())?;
+                let value = value_of(value, self.store.hash_limits(), self.store.zset_limits())?;
                 self.with_db(&namespace, db, |db| {
                     let mut shard = db.lock(&key);
-                    let empty = matches!(&value, Value::Hash(hash) if hash.is_empty());
+                    let empty = match &value {
+                        Value::Hash(hash) => hash.is_empty(),
+                        Value::SortedSet(set) => set.is_empty(),
+                        Value::Str(..) => false,
+                    };
                     if empty || (expire_at != 0 && expire_at <= now) {
                         shard.remove(&key, now);
                     } else {
@@ -400,6 +405,23 @@ impl<'a> Replay<'a> {
                     apply_hash_fields(&mut shard, &key, &set, &del, expire_at, now, limits);
                 });
             }
+            Effect::ZsetMembers {
+                namespace,
+                db,
+                key,
+                set,
+                del,
+                expire_at,
+            } => {
+                if set.iter().any(|(_, score)| score.is_nan()) {
+                    return Err("a sorted set score is NaN");
+                }
+                let limits = self.store.zset_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_zset_members(&mut shard, &key, &set, &del, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -454,8 +476,52 @@ fn apply_hash_fields(
     shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
 }
 
+/// Applies an [`Effect::ZsetMembers`] to the locked `shard`.
+fn apply_zset_members(
+    shard: &mut Shard,
+    key: &[u8],
+    set: &[(Blob, f64)],
+    del: &[Blob],
+    expire_at: u64,
+    now: u64,
+    limits: ZsetLimits,
+) {
+    if expire_at != 0 && expire_at <= now {
+        shard.remove(key, now);
+        return;
+    }
+    let scored = set.iter().map(|(member, score)| (&member[..], *score));
+    match zset::edit(shard, key, now, limits) {
+        Ok(Some(mut edit)) => {
+            for (member, score) in scored {
+                edit.insert(member, score);
+            }
+            for member in del {
+                edit.remove(member);
+            }
+            if edit.set().is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+        }
+        Ok(None) | Err(_) => {
+            let fresh = SortedSet::from_entries(scored, limits);
+            if fresh.is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+            shard.set(key, Value::SortedSet(fresh), None, now);
+        }
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// A stored value as the store holds it.
-fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static str> {
+fn value_of(
+    value: StoredValue,
+    limits: HashLimits,
+    zset_limits: ZsetLimits,
+) -> Result<Value, &'static str> {
     match value {
         StoredValue::String(data) => Ok(Value::string(Bytes::copy_from_slice(&data))),
         StoredValue::Hash(pairs) => Ok(Value::Hash(Hash::from_pairs(
@@ -463,7 +529,15 @@ fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static st
             limits,
         ))),
         StoredValue::Set(_) => Err("this build has no sets"),
-        StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
+        StoredValue::SortedSet(members) => {
+            if members.iter().any(|(_, score)| score.is_nan()) {
+                return Err("a sorted set score is NaN");
+            }
+            Ok(Value::SortedSet(SortedSet::from_entries(
+                members.iter().map(|(member, score)| (&member[..], *score)),
+                zset_limits,
+            )))
+        }
         StoredValue::List(_) => Err("this build has no lists"),
     }
 }

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::hash::Hash;
+use super::zset::SortedSet;
 
 /// The value stored under a key: one variant per data family (sets, lists and sorted sets
 /// join as their commands land), so `TYPE` and `WRONGTYPE` checks stay in one place. Each
@@ -14,6 +15,8 @@ pub enum Value {
     Str(Bytes, StringOrigin),
     /// A hash: fields and their values.
     Hash(Hash),
+    /// A sorted set: members ordered by score.
+    SortedSet(SortedSet),
 }
 
 /// A command met a key holding another type than the one it works on (`WRONGTYPE`).
@@ -44,6 +47,7 @@ impl Value {
         match self {
             Value::Str(..) => "string",
             Value::Hash(_) => "hash",
+            Value::SortedSet(_) => "zset",
         }
     }
 
@@ -63,6 +67,14 @@ impl Value {
         }
     }
 
+    /// The sorted set held, or `WrongType`.
+    pub fn as_sorted_set(&self) -> Result<&SortedSet, WrongType> {
+        match self {
+            Value::SortedSet(set) => Ok(set),
+            _ => Err(WrongType),
+        }
+    }
+
     /// Roughly how many bytes the value occupies, with the entry around it: what evicting
     /// it frees (for `maxmemory`).
     pub fn approximate_size(&self) -> usize {
@@ -77,6 +89,17 @@ impl Value {
                     .sum();
                 ENTRY_OVERHEAD + data
             }
+            Value::SortedSet(set) => {
+                // A skiplist node, its links and its index slot; a packed member's score
+                // and prefixes.
+                let per_member = if set.is_skiplist() { 80 } else { 10 };
+                let data: usize = set
+                    .range(0, set.len())
+                    .iter()
+                    .map(|(member, _)| per_member + member.len())
+                    .sum();
+                ENTRY_OVERHEAD + data
+            }
         }
     }
 
@@ -88,6 +111,7 @@ impl Value {
             Value::Str(data, _) if data.len() <= 44 => "embstr",
             Value::Str(..) => "raw",
             Value::Hash(hash) => hash.encoding_name(),
+            Value::SortedSet(set) => set.encoding_name(),
         }
     }
 }
