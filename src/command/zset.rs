@@ -601,7 +601,10 @@ impl Selection<'_> {
                 }
                 let (lo, hi) = interval.ranks(set);
                 let offset = offset as usize;
-                let available = hi.saturating_sub(lo).saturating_sub(offset);
+                if hi.saturating_sub(lo) <= offset {
+                    return (0, 0);
+                }
+                let available = hi - lo - offset;
                 let taken = if limit < 0 {
                     available
                 } else {

@@ -138,7 +138,7 @@ pub fn key_base<'a>(
                 .collect()
         }
         Value::SortedSet(set) if set.len() > BASE_PAIRS => {
-            let members: Vec<&[u8]> = set.range(0, set.len()).iter().map(|e| e.0).collect();
+            let members: Vec<&[u8]> = set.iter().map(|(member, _)| member).collect();
             members
                 .chunks(BASE_PAIRS)
                 .map(|part| zset_members(namespace, db, key, set, part.iter().copied(), expires_at))
@@ -175,8 +175,7 @@ pub fn stored_value(value: &Value) -> StoredValue<'_> {
                 .collect(),
         ),
         Value::SortedSet(set) => StoredValue::SortedSet(
-            set.range(0, set.len())
-                .into_iter()
+            set.iter()
                 .map(|(member, score)| (member.into(), score))
                 .collect(),
         ),

@@ -94,7 +94,6 @@ impl Value {
                 // and prefixes.
                 let per_member = if set.is_skiplist() { 80 } else { 10 };
                 let data: usize = set
-                    .range(0, set.len())
                     .iter()
                     .map(|(member, _)| per_member + member.len())
                     .sum();

@@ -68,8 +68,7 @@ impl Default for SortedSet {
 impl std::fmt::Debug for SortedSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let entries = self
-            .range(0, self.len())
-            .into_iter()
+            .iter()
             .map(|(member, score)| (member.escape_ascii(), score));
         f.debug_map().entries(entries).finish()
     }
@@ -80,8 +79,7 @@ impl PartialEq for SortedSet {
     fn eq(&self, other: &SortedSet) -> bool {
         self.len() == other.len()
             && self
-                .range(0, self.len())
-                .into_iter()
+                .iter()
                 .all(|(member, score)| other.score(member) == Some(score))
     }
 }
@@ -183,6 +181,18 @@ impl SortedSet {
                 .count(),
             SortedSet::Skiplist(list) => list.count_while(leading),
         }
+    }
+
+    /// Every member with its score, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = Scored<'_>> {
+        let (packed, skiplist) = match self {
+            SortedSet::Packed(list) => (Some(packed_entries(list)), None),
+            SortedSet::Skiplist(list) => (None, Some(list.iter_from(list.link(HEAD, 0).forward))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(skiplist.into_iter().flatten())
     }
 
     /// The members of ranks `start..end` (clamped to the set), lowest first.
@@ -591,14 +601,21 @@ impl Skiplist {
     }
 
     fn range(&self, start: usize, end: usize) -> Vec<Scored<'_>> {
-        let mut found = Vec::with_capacity(end - start);
-        let mut x = self.by_rank(start + 1);
-        while found.len() < end - start && x != NIL {
-            let node = self.node(x);
-            found.push((&*node.member, node.score));
-            x = node.levels[0].forward;
-        }
-        found
+        self.iter_from(self.by_rank(start + 1))
+            .take(end - start)
+            .collect()
+    }
+
+    /// The members from the node at `place` on, in order.
+    fn iter_from(&self, mut place: u32) -> impl Iterator<Item = Scored<'_>> {
+        std::iter::from_fn(move || {
+            if place == NIL {
+                return None;
+            }
+            let node = self.node(place);
+            place = node.levels[0].forward;
+            Some((&*node.member, node.score))
+        })
     }
 
     fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Scored<'_>>) {
@@ -772,6 +789,7 @@ mod tests {
                 sorted.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
                 assert_eq!(set.len(), sorted.len());
                 assert_eq!(set.range(0, set.len()), sorted);
+                assert_eq!(set.iter().collect::<Vec<_>>(), sorted);
                 for (rank, (member, _)) in sorted.iter().enumerate() {
                     assert_eq!(set.rank(member), Some(rank));
                 }
@@ -792,7 +810,7 @@ mod tests {
             x = list.node(x).backward;
         }
         back.reverse();
-        let forward: Vec<&[u8]> = set.range(0, set.len()).iter().map(|e| e.0).collect();
+        let forward: Vec<&[u8]> = set.iter().map(|e| e.0).collect();
         assert_eq!(back, forward, "backward links mirror the forward ones");
     }
 
