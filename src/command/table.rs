@@ -402,6 +402,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("zrank", 3, RF, KEY1, zset::zrank),
     cmd("zrevrank", 3, RF, KEY1, zset::zrevrank),
     cmd("zcount", 4, RF, KEY1, zset::zcount),
+    cmd("zlexcount", 4, RF, KEY1, zset::zlexcount),
     cmd("zrange", -4, R, KEY1, zset::zrange),
     cmd("zrevrange", -4, R, KEY1, zset::zrevrange),
     cmd("zrangebyscore", -4, R, KEY1, zset::zrangebyscore),

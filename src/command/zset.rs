@@ -1,4 +1,5 @@
-//! Sorted set commands: ZADD and friends, rank, score and lex ranges, pops and ZSCAN.
+//! Sorted set commands: ZADD and friends, rank, score and lex ranges and counts, pops and
+//! ZSCAN.
 //!
 //! Reads take the sorted set through [`Value::as_sorted_set`]; writes go through a
 //! [`ZsetEdit`], which tells the journal which members changed (a write that changes nothing
@@ -468,6 +469,17 @@ fn rank(ctx: &mut Context, args: &[&[u8]], reverse: bool) -> CommandResult {
 /// ZCOUNT key min max
 pub fn zcount(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let interval = Interval::score(args[2], args[3])?;
+    let mut shard = ctx.db().lock(args[1]);
+    let count = read(&mut shard, args[1], ctx.now)?.map_or(0, |set| {
+        let (lo, hi) = interval.ranks(set);
+        hi.saturating_sub(lo)
+    });
+    Ok(Reply::Int(count as i64))
+}
+
+/// ZLEXCOUNT key min max
+pub fn zlexcount(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
+    let interval = Interval::lex(args[2], args[3])?;
     let mut shard = ctx.db().lock(args[1]);
     let count = read(&mut shard, args[1], ctx.now)?.map_or(0, |set| {
         let (lo, hi) = interval.ranks(set);
