@@ -148,6 +148,27 @@ mod tests {
     }
 
     #[test]
+    fn a_sorted_set_reports_its_type_encoding_and_size() {
+        use crate::store::zset::{SortedSet, ZsetLimits};
+        let limits = ZsetLimits::default();
+        let small = SortedSet::from_entries([(&b"a"[..], 1.0), (b"b", 2.0)], limits);
+        let value = Value::SortedSet(small);
+        assert_eq!(value.type_name(), "zset");
+        assert_eq!(value.encoding_name(), "listpack");
+        assert!(value.as_hash().is_err() && value.as_string().is_err());
+        let members: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_string().into_bytes()).collect();
+        let large = SortedSet::from_entries(members.iter().map(|m| (&m[..], 0.0)), limits);
+        let large = Value::SortedSet(large);
+        assert_eq!(large.encoding_name(), "skiplist");
+        assert!(
+            large.approximate_size() > 200 * 80,
+            "{}",
+            large.approximate_size()
+        );
+        assert!(value.approximate_size() < large.approximate_size());
+    }
+
+    #[test]
     fn encodings_follow_redis() {
         let int = Bytes::from_static(b"123");
         assert_eq!(Value::string(int.clone()).encoding_name(), "int");
