@@ -1,7 +1,8 @@
 //! Sorted set behaviour that a byte-for-byte comparison with Redis cannot pin down (the
 //! differential script `tests/differential/sorted_sets.redis` covers replies and errors):
 //! the AOF across restarts and rewrites, what a write to a large sorted set logs, WATCH,
-//! ranges on a large set against a model, and ZSCAN's guarantee under churn.
+//! score, rank and lex ranges on a large set against a model, and ZSCAN's guarantee under
+//! churn.
 
 mod common;
 
@@ -458,6 +459,79 @@ fn ranges_on_a_100k_member_sorted_set_agree_with_a_sorted_model() {
         model.retain(|_, s| !(0.0..10.0).contains(s));
         assert_eq!(removed, (before - model.len()) as i64);
     }
+}
+
+#[test]
+fn lex_ranges_on_a_100k_member_sorted_set_agree_with_a_sorted_model() {
+    let server = Server::sessiond(&["--appendonly", "no"]);
+    let mut connection = server.connection();
+    let mut random = Sequence(0x9e37_79b9_7f4a_7c15);
+    let mut model: BTreeSet<String> = BTreeSet::new();
+    let members: Vec<(String, String)> = (0..100_000)
+        .map(|_| {
+            let member = format!("{:x}", random.below(1 << 40));
+            model.insert(member.clone());
+            ("0".to_string(), member)
+        })
+        .collect();
+    for part in members.chunks(5000) {
+        zadd(&mut connection, "lex", part);
+    }
+    let bound = |random: &mut Sequence| format!("{:x}", random.below(1 << 40));
+    for round in 0..50 {
+        let (a, b) = (bound(&mut random), bound(&mut random));
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        let (min, max) = (format!("[{low}"), format!("({high}"));
+        let inside: Vec<String> = model.range(low.clone()..high.clone()).cloned().collect();
+        let count: i64 = query(&mut connection, &["ZLEXCOUNT", "lex", &min, &max]);
+        assert_eq!(count, inside.len() as i64, "ZLEXCOUNT {min} {max}");
+        let (offset, limit) = (random.below(20) as usize, random.below(100) as usize);
+        let (offset_arg, limit_arg) = (offset.to_string(), limit.to_string());
+        let got: Vec<String> = query(
+            &mut connection,
+            &[
+                "ZRANGE",
+                "lex",
+                &min,
+                &max,
+                "BYLEX",
+                "LIMIT",
+                &offset_arg,
+                &limit_arg,
+            ],
+        );
+        let expected: Vec<String> = inside.iter().skip(offset).take(limit).cloned().collect();
+        assert_eq!(got, expected, "BYLEX {min} {max} LIMIT {offset} {limit}");
+        let got: Vec<String> = query(
+            &mut connection,
+            &[
+                "ZREVRANGEBYLEX",
+                "lex",
+                &max,
+                &min,
+                "LIMIT",
+                &offset_arg,
+                &limit_arg,
+            ],
+        );
+        let expected: Vec<String> = inside
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        assert_eq!(got, expected, "ZREVRANGEBYLEX {max} {min}");
+        if round % 10 == 0 {
+            let removed: i64 = query(&mut connection, &["ZREMRANGEBYLEX", "lex", &min, &max]);
+            assert_eq!(removed, inside.len() as i64, "ZREMRANGEBYLEX {min} {max}");
+            for member in &inside {
+                model.remove(member);
+            }
+        }
+    }
+    let all: Vec<String> = query(&mut connection, &["ZRANGE", "lex", "-", "+", "BYLEX"]);
+    assert_eq!(all, model.into_iter().collect::<Vec<_>>());
 }
 
 #[test]
