@@ -858,6 +858,15 @@ impl Config {
         }
     }
 
+    /// The thresholds of the packed sorted set encoding (`zset-max-listpack-entries`,
+    /// `-value`).
+    pub fn zset_limits(&self) -> crate::store::ZsetLimits {
+        crate::store::ZsetLimits {
+            max_packed_entries: self.zset_max_listpack_entries,
+            max_packed_value: self.zset_max_listpack_value,
+        }
+    }
+
     /// Builds the configuration from `sessiond`'s arguments (without the program name):
     /// `[CONFIG_FILE] [--directive value ...]`. The file, if the first argument does not start
     /// with `--`, is applied first; each `--directive` takes the arguments up to the next `--`

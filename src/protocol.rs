@@ -437,10 +437,11 @@ impl Reply {
                 attributes: None,
             },
             Reply::Nil | Reply::NilArray => Frame3::Null,
-            Reply::Double(d) => Frame3::Double {
-                data: *d,
-                attributes: None,
-            },
+            Reply::Double(d) => {
+                // Written by hand: Redis 7.0's `%.17g`, not the frame library's format.
+                let _ = write!(out, ",{}\r\n", format_double(*d));
+                return;
+            }
             Reply::Array(items) => return aggregate3(out, b'*', items),
             Reply::Set(items) => return aggregate3(out, b'~', items),
             Reply::Push(items) => return aggregate3(out, b'>', items),
@@ -488,18 +489,67 @@ fn aggregate_header(out: &mut BytesMut, marker: u8, len: usize) {
     let _ = write!(out, "{}{len}\r\n", char::from(marker));
 }
 
-/// Formats a double the way Redis 7 prints one in a string reply: the shortest form that
-/// reads back to the same value, `inf`/`-inf` for infinities.
+/// Formats a double the way Redis 7.0 replies with one (`addReplyDouble`): C's `%.17g`
+/// (17 significant digits, trailing zeros dropped, an exponent below 1e-4 and from 1e17),
+/// `inf`/`-inf` for infinities. (Redis 7.2 switched to the shortest round-trip form.)
 pub fn format_double(value: f64) -> String {
+    const PRECISION: i32 = 17;
     if value.is_infinite() {
         return if value > 0.0 { "inf" } else { "-inf" }.to_string();
     }
-    format!("{value}")
+    if value.is_nan() {
+        return "nan".to_string();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let scientific = format!("{:.*e}", (PRECISION - 1) as usize, value);
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("the e format has an exponent");
+    let exponent: i32 = exponent.parse().expect("the exponent is an integer");
+    if (-4..PRECISION).contains(&exponent) {
+        let decimals = (PRECISION - 1 - exponent) as usize;
+        trim_fraction(&format!("{value:.decimals$}")).to_string()
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_fraction(mantissa), exponent.abs())
+    }
+}
+
+/// A decimal number without the trailing zeros of its fraction (nor a bare point).
+fn trim_fraction(number: &str) -> &str {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doubles_print_as_percent_17g() {
+        for (value, text) in [
+            (1.0, "1"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (0.1, "0.10000000000000001"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e300, "1.0000000000000001e+300"),
+            (1e-5, "1.0000000000000001e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (-0.0, "-0"),
+            (5e-324, "4.9406564584124654e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(format_double(value), text, "{value:e}");
+        }
+    }
 
     #[test]
     fn line_breaks_in_error_and_status_lines_become_spaces() {
@@ -715,6 +765,14 @@ mod tests {
             b"$3\r\n1.5\r\n"
         );
         assert_eq!(encoded(Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
+        assert_eq!(
+            encoded(Reply::Double(0.1), Protocol::Resp3),
+            b",0.10000000000000001\r\n"
+        );
+        assert_eq!(
+            encoded(Reply::Double(f64::NEG_INFINITY), Protocol::Resp3),
+            b",-inf\r\n"
+        );
         assert_eq!(
             encoded(Reply::Error("ERR x".into()), Protocol::Resp2),
             b"-ERR x\r\n"

@@ -235,6 +235,23 @@ SEEDS = {
     "mixed": b"PING\r\n" + resp("ECHO", "x") + b"  GET   k  \r\n",
     "multi-exec": pipeline(("MULTI",), ("SET", "a", "1"), ("INCR", "a"), ("EXEC",), ("DISCARD",)),
     "inline-sessions": b"SESSION.CREATE 'al ice' DATA \"k\\x00\" v\r\nSESSION.GET @sid\r\n",
+    "sorted-sets": pipeline(
+        ("CONFIG", "SET", "zset-max-listpack-entries", "2"),
+        ("ZADD", "z", "1", "a", "-inf", "b", "0x1p3", "c", "-0", "d"),
+        ("ZADD", "z", "GT", "CH", "INCR", "inf", "a"),
+        ("ZADD", "z", "INCR", "-inf", "a"),
+        ("ZINCRBY", "z", "1e308", "c"),
+        ("ZRANGE", "z", "-9223372036854775808", "9223372036854775807", "REV", "WITHSCORES"),
+        ("ZRANGE", "z", "(1", "+inf", "BYSCORE", "REV", "LIMIT", "5", "-1"),
+        ("ZRANGE", "z", "[a", "(", "BYLEX", "LIMIT", "-9223372036854775808", "1"),
+        ("ZREVRANGEBYSCORE", "z", "", "(", "WITHSCORES", "LIMIT", "1", "9223372036854775807"),
+        ("ZREMRANGEBYRANK", "z", "-1", "-9223372036854775808"),
+        ("ZREMRANGEBYSCORE", "z", "-inf", "(nan"),
+        ("ZPOPMAX", "z", "9223372036854775807"),
+        ("ZSCAN", "z", "18446744073709551615", "COUNT", "9223372036854775807"),
+        ("ZADD", "z", "NX", "XX", "GT", "LT", "1", "a"),
+        ("CONFIG", "SET", "zset-max-listpack-entries", "128"),
+    ),
 }
 
 

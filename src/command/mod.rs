@@ -18,6 +18,7 @@ pub mod set;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use crate::protocol::Reply;
 use crate::server::monitor::Fed;

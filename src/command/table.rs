@@ -10,7 +10,7 @@ use foldhash::fast::RandomState;
 
 use super::{
     CommandResult, Context, connection, hash, keys, namespace, pubsub, server, session, set,
-    string, transaction,
+    string, transaction, zset,
 };
 
 /// A command's implementation.
@@ -458,6 +458,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         NO_KEYS,
         set::sintercard,
     ),
+    // sorted sets
+    cmd("zadd", -4, WDF, KEY1, zset::zadd),
+    cmd("zincrby", 4, WDF, KEY1, zset::zincrby),
+    cmd("zrem", -3, WF, KEY1, zset::zrem),
+    cmd("zscore", 3, RF, KEY1, zset::zscore),
+    cmd("zmscore", -3, RF, KEY1, zset::zmscore),
+    cmd("zcard", 2, RF, KEY1, zset::zcard),
+    cmd("zrank", 3, RF, KEY1, zset::zrank),
+    cmd("zrevrank", 3, RF, KEY1, zset::zrevrank),
+    cmd("zcount", 4, RF, KEY1, zset::zcount),
+    cmd("zlexcount", 4, RF, KEY1, zset::zlexcount),
+    cmd("zrange", -4, R, KEY1, zset::zrange),
+    cmd("zrevrange", -4, R, KEY1, zset::zrevrange),
+    cmd("zrangebyscore", -4, R, KEY1, zset::zrangebyscore),
+    cmd("zrevrangebyscore", -4, R, KEY1, zset::zrevrangebyscore),
+    cmd("zrangebylex", -4, R, KEY1, zset::zrangebylex),
+    cmd("zrevrangebylex", -4, R, KEY1, zset::zrevrangebylex),
+    cmd("zremrangebyscore", 4, W, KEY1, zset::zremrangebyscore),
+    cmd("zremrangebyrank", 4, W, KEY1, zset::zremrangebyrank),
+    cmd("zremrangebylex", 4, W, KEY1, zset::zremrangebylex),
+    cmd("zpopmin", -2, WF, KEY1, zset::zpopmin),
+    cmd("zpopmax", -2, WF, KEY1, zset::zpopmax),
+    cmd("zscan", -3, R, KEY1, zset::zscan),
     // keys
     cmd("del", -2, W, KEY_ALL, keys::del),
     cmd("unlink", -2, WF, KEY_ALL, keys::del),

@@ -11,12 +11,14 @@ use crate::store::Value;
 use crate::store::hash::Hash;
 use crate::store::set::Set;
 use crate::store::shard::{Change, MemberList, Shard};
+use crate::store::zset::SortedSet;
 
 /// The effect of a change to `key` in `shard` (locked): its state now, as absolute state.
 /// A change of some fields of a hash that is a table is logged as those fields
-/// ([`Effect::HashFields`]), and of some members of a large set as those members
-/// ([`Effect::SetMembers`]), so a write to a large collection costs what it wrote, not the
-/// collection's size; any other change, as the key's whole value.
+/// ([`Effect::HashFields`]), of some members of a large set or of a skiplist sorted set as
+/// those members ([`Effect::SetMembers`], [`Effect::ZsetMembers`]), so a write to a large
+/// collection costs what it wrote, not the collection's size; any other change, as the
+/// key's whole value.
 pub fn key_change<'a>(
     namespace: &'a str,
     db: usize,
@@ -49,6 +51,12 @@ pub fn key_change<'a>(
                 changed.sort_unstable();
                 changed.dedup();
                 set_members(namespace, db, key, set, changed, entry.expires_at())
+            }
+            Value::SortedSet(set) if set.is_skiplist() => {
+                let mut members: Vec<&[u8]> = members.iter().collect();
+                members.sort_unstable();
+                members.dedup();
+                zset_members(namespace, db, key, set, members, entry.expires_at())
             }
             value => key_state(namespace, db, key, value, entry.expires_at()),
         },
@@ -117,14 +125,42 @@ pub fn set_members<'a>(
     }
 }
 
+/// The effect that sets `members` of the sorted set at `key` to their scores in `set`
+/// (absent ones deleted), expiring at `expires_at`.
+pub fn zset_members<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    set: &'a SortedSet,
+    members: impl IntoIterator<Item = &'a [u8]>,
+    expires_at: Option<u64>,
+) -> Effect<'a> {
+    let mut scored = Vec::new();
+    let mut del = Vec::new();
+    for member in members {
+        match set.score(member) {
+            Some(score) => scored.push((member.into(), score)),
+            None => del.push(member.into()),
+        }
+    }
+    Effect::ZsetMembers {
+        namespace: namespace.into(),
+        db: db as u32,
+        key: key.into(),
+        set: scored,
+        del,
+        expire_at: expires_at.unwrap_or(0),
+    }
+}
+
 /// Most pairs of a hash in one record of a rewrite's base; a larger hash is written in
 /// parts, so no record grows with the size of a hash.
 pub const BASE_PAIRS: usize = 1024;
 
 /// The effects that recreate `key` holding `value` until `expires_at` in a rewrite's base:
-/// one [`Effect::Set`], or for a hash of more than [`BASE_PAIRS`] fields (a set of more
-/// members), its fields in parts ([`Effect::HashFields`], [`Effect::SetMembers`]: they
-/// replay in any order, as a base's records may).
+/// one [`Effect::Set`], or for a hash, set or sorted set of more than [`BASE_PAIRS`]
+/// members, its members in parts ([`Effect::HashFields`], [`Effect::SetMembers`],
+/// [`Effect::ZsetMembers`]: they replay in any order, as a base's records may).
 pub fn key_base<'a>(
     namespace: &'a str,
     db: usize,
@@ -162,6 +198,13 @@ pub fn key_base<'a>(
             }
             parts
         }
+        Value::SortedSet(set) if set.len() > BASE_PAIRS => {
+            let members: Vec<&[u8]> = set.iter().map(|(member, _)| member).collect();
+            members
+                .chunks(BASE_PAIRS)
+                .map(|part| zset_members(namespace, db, key, set, part.iter().copied(), expires_at))
+                .collect()
+        }
         _ => vec![key_state(namespace, db, key, value, expires_at)],
     }
 }
@@ -193,6 +236,11 @@ pub fn stored_value(value: &Value) -> StoredValue<'_> {
                 .collect(),
         ),
         Value::Set(set) => StoredValue::Set(set.iter().map(|m| Blob(m.as_cow())).collect()),
+        Value::SortedSet(set) => StoredValue::SortedSet(
+            set.iter()
+                .map(|(member, score)| (member.into(), score))
+                .collect(),
+        ),
     }
 }
 

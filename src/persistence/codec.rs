@@ -349,6 +349,17 @@ pub(crate) mod tests {
                 del: vec![b"gone".to_vec().into()],
                 expire_at: 1_700_000_000_000,
             },
+            Effect::ZsetMembers {
+                namespace: ns(),
+                db: 4,
+                key: b"z".to_vec().into(),
+                set: vec![
+                    (b"m".to_vec().into(), -0.0),
+                    (b"n".to_vec().into(), f64::INFINITY),
+                ],
+                del: vec![b"gone".to_vec().into()],
+                expire_at: 0,
+            },
         ]
     }
 

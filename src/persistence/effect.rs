@@ -208,6 +208,29 @@ pub enum Effect<'a> {
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
     },
+    /// `key` holds a sorted set in which every member of `set` has its score and no member
+    /// of `del` exists, its other members as they were (none if `key` held no sorted set),
+    /// expiring at `expire_at` (0 = never); a sorted set left without members does not
+    /// exist. Logged for a change to some members of a large sorted set instead of its whole
+    /// value, and by a rewrite for a large sorted set in parts (replayed in any order).
+    ZsetMembers {
+        /// The namespace's name.
+        #[serde(borrow)]
+        namespace: Cow<'a, str>,
+        /// The database index.
+        db: u32,
+        /// The key.
+        #[serde(borrow)]
+        key: Blob<'a>,
+        /// Members and the scores they have.
+        #[serde(borrow)]
+        set: Vec<(Blob<'a>, f64)>,
+        /// Members that do not exist.
+        #[serde(borrow)]
+        del: Vec<Blob<'a>>,
+        /// Unix ms when the key expires; 0 = no expiry.
+        expire_at: u64,
+    },
 }
 
 /// The encoding of a batch's effects, which refuses a batch among them.
@@ -514,6 +537,21 @@ impl Effect<'_> {
                 db,
                 key: owned(key),
                 add: add.into_iter().map(owned).collect(),
+                del: del.into_iter().map(owned).collect(),
+                expire_at,
+            },
+            Effect::ZsetMembers {
+                namespace,
+                db,
+                key,
+                set,
+                del,
+                expire_at,
+            } => Effect::ZsetMembers {
+                namespace: name(namespace),
+                db,
+                key: owned(key),
+                set: set.into_iter().map(|(m, s)| (owned(m), s)).collect(),
                 del: del.into_iter().map(owned).collect(),
                 expire_at,
             },

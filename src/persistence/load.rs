@@ -24,6 +24,7 @@ use crate::session::record::NewSession;
 use crate::session::{EndReason, Ending, Policy, Record, SessionId};
 use crate::store::hash::{self, Hash, HashLimits};
 use crate::store::set::{self, Set, SetLimits};
+use crate::store::zset::{self, SortedSet, ZsetLimits};
 use crate::store::{Database, Namespace, Shard, Store, Value};
 
 /// What loading found.
@@ -414,6 +415,23 @@ impl<'a> Replay<'a> {
                     apply_set_members(&mut shard, &key, &add, &del, expire_at, now, limits);
                 });
             }
+            Effect::ZsetMembers {
+                namespace,
+                db,
+                key,
+                set,
+                del,
+                expire_at,
+            } => {
+                if set.iter().any(|(_, score)| score.is_nan()) {
+                    return Err("a sorted set score is NaN");
+                }
+                let limits = self.store.zset_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_zset_members(&mut shard, &key, &set, &del, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -507,6 +525,46 @@ fn apply_set_members(
     shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
 }
 
+/// Applies an [`Effect::ZsetMembers`] to the locked `shard`.
+fn apply_zset_members(
+    shard: &mut Shard,
+    key: &[u8],
+    set: &[(Blob, f64)],
+    del: &[Blob],
+    expire_at: u64,
+    now: u64,
+    limits: ZsetLimits,
+) {
+    if expire_at != 0 && expire_at <= now {
+        shard.remove(key, now);
+        return;
+    }
+    let scored = set.iter().map(|(member, score)| (&member[..], *score));
+    match zset::edit(shard, key, now, limits) {
+        Ok(Some(mut edit)) => {
+            for (member, score) in scored {
+                edit.insert(member, score);
+            }
+            for member in del {
+                edit.remove(member);
+            }
+            if edit.set().is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+        }
+        Ok(None) | Err(_) => {
+            let fresh = SortedSet::from_entries(scored, limits);
+            if fresh.is_empty() {
+                shard.remove(key, now);
+                return;
+            }
+            shard.set(key, Value::SortedSet(fresh), None, now);
+        }
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// A stored value as the store holds it, in the encoding the store's limits pick.
 fn value_of(value: StoredValue, store: &Store) -> Result<Value, &'static str> {
     match value {
@@ -519,7 +577,15 @@ fn value_of(value: StoredValue, store: &Store) -> Result<Value, &'static str> {
             members.iter().map(|member| &member[..]),
             store.set_limits(),
         ))),
-        StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
+        StoredValue::SortedSet(members) => {
+            if members.iter().any(|(_, score)| score.is_nan()) {
+                return Err("a sorted set score is NaN");
+            }
+            Ok(Value::SortedSet(SortedSet::from_entries(
+                members.iter().map(|(member, score)| (&member[..], *score)),
+                store.zset_limits(),
+            )))
+        }
         StoredValue::List(_) => Err("this build has no lists"),
     }
 }

@@ -21,6 +21,7 @@ pub mod shard;
 pub mod value;
 pub mod watch;
 pub mod wheel;
+pub mod zset;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -36,6 +37,7 @@ pub use hash::{Hash, HashLimits};
 pub use set::{Set, SetLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
+pub use zset::{SortedSet, ZsetLimits};
 
 use crate::persistence::{Effect, Journal};
 use crate::pubsub::Hub;
@@ -175,6 +177,7 @@ pub struct Store {
     evicted_keys: AtomicU64,
     gate: TransactionGate,
     hash_limits: EncodingLimits,
+    zset_limits: EncodingLimits,
     set_limits: SetEncodingLimits,
 }
 
@@ -211,6 +214,10 @@ impl Store {
             hash_limits: EncodingLimits {
                 entries: AtomicUsize::new(HashLimits::default().max_packed_entries),
                 value: AtomicUsize::new(HashLimits::default().max_packed_value),
+            },
+            zset_limits: EncodingLimits {
+                entries: AtomicUsize::new(ZsetLimits::default().max_packed_entries),
+                value: AtomicUsize::new(ZsetLimits::default().max_packed_value),
             },
             set_limits: SetEncodingLimits {
                 intset_entries: AtomicUsize::new(SetLimits::default().max_intset_entries),
@@ -360,6 +367,26 @@ impl Store {
             .store(limits.max_packed_entries, Ordering::Relaxed);
         stored
             .packed
+            .value
+            .store(limits.max_packed_value, Ordering::Relaxed);
+    }
+
+    /// When a sorted set leaves the packed encoding (`zset-max-listpack-*`).
+    pub fn zset_limits(&self) -> ZsetLimits {
+        ZsetLimits {
+            max_packed_entries: self.zset_limits.entries.load(Ordering::Relaxed),
+            max_packed_value: self.zset_limits.value.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when sorted sets leave the packed encoding, from now on (skiplists stay
+    /// skiplists).
+    pub fn set_zset_limits(&self, limits: ZsetLimits) {
+        let stored = &self.zset_limits;
+        stored
+            .entries
+            .store(limits.max_packed_entries, Ordering::Relaxed);
+        stored
             .value
             .store(limits.max_packed_value, Ordering::Relaxed);
     }

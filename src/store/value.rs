@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::hash::Hash;
 use super::set::Set;
+use super::zset::SortedSet;
 
 /// The value stored under a key: one variant per data family (sets, lists and sorted sets
 /// join as their commands land), so `TYPE` and `WRONGTYPE` checks stay in one place. Each
@@ -17,6 +18,8 @@ pub enum Value {
     Hash(Hash),
     /// A set of distinct members.
     Set(Set),
+    /// A sorted set: members ordered by score.
+    SortedSet(SortedSet),
 }
 
 /// A command met a key holding another type than the one it works on (`WRONGTYPE`).
@@ -48,6 +51,7 @@ impl Value {
             Value::Str(..) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::SortedSet(_) => "zset",
         }
     }
 
@@ -81,6 +85,15 @@ impl Value {
             Value::Str(..) => false,
             Value::Hash(hash) => hash.is_empty(),
             Value::Set(set) => set.is_empty(),
+            Value::SortedSet(set) => set.is_empty(),
+        }
+    }
+
+    /// The sorted set held, or `WrongType`.
+    pub fn as_sorted_set(&self) -> Result<&SortedSet, WrongType> {
+        match self {
+            Value::SortedSet(set) => Ok(set),
+            _ => Err(WrongType),
         }
     }
 
@@ -109,6 +122,16 @@ impl Value {
                 };
                 ENTRY_OVERHEAD + data
             }
+            Value::SortedSet(set) => {
+                // A skiplist node, its links and its index slot; a packed member's score
+                // and prefixes.
+                let per_member = if set.is_skiplist() { 80 } else { 10 };
+                let data: usize = set
+                    .iter()
+                    .map(|(member, _)| per_member + member.len())
+                    .sum();
+                ENTRY_OVERHEAD + data
+            }
         }
     }
 
@@ -121,6 +144,7 @@ impl Value {
             Value::Str(..) => "raw",
             Value::Hash(hash) => hash.encoding_name(),
             Value::Set(set) => set.encoding_name(),
+            Value::SortedSet(set) => set.encoding_name(),
         }
     }
 }
@@ -155,6 +179,27 @@ mod tests {
         assert_eq!(parse_canonical_int(b"-0"), None);
         assert_eq!(parse_canonical_int(b" 1"), None);
         assert_eq!(parse_canonical_int(b"9223372036854775808"), None);
+    }
+
+    #[test]
+    fn a_sorted_set_reports_its_type_encoding_and_size() {
+        use crate::store::zset::{SortedSet, ZsetLimits};
+        let limits = ZsetLimits::default();
+        let small = SortedSet::from_entries([(&b"a"[..], 1.0), (b"b", 2.0)], limits);
+        let value = Value::SortedSet(small);
+        assert_eq!(value.type_name(), "zset");
+        assert_eq!(value.encoding_name(), "listpack");
+        assert!(value.as_hash().is_err() && value.as_string().is_err());
+        let members: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_string().into_bytes()).collect();
+        let large = SortedSet::from_entries(members.iter().map(|m| (&m[..], 0.0)), limits);
+        let large = Value::SortedSet(large);
+        assert_eq!(large.encoding_name(), "skiplist");
+        assert!(
+            large.approximate_size() > 200 * 80,
+            "{}",
+            large.approximate_size()
+        );
+        assert!(value.approximate_size() < large.approximate_size());
     }
 
     #[test]
