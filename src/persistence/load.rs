@@ -23,7 +23,7 @@ use super::manifest::{MANIFEST_NAME, Manifest, ManifestEntry, base_name, incr_na
 use crate::session::record::NewSession;
 use crate::session::{EndReason, Ending, Policy, Record, SessionId};
 use crate::store::hash::{self, Hash, HashLimits};
-use crate::store::{Database, Namespace, Shard, Store, Value};
+use crate::store::{Database, List, ListLimits, Namespace, Shard, Store, Value};
 
 /// What loading found.
 #[derive(Debug, Default)]
@@ -303,10 +303,14 @@ impl<'a> Replay<'a> {
                 value,
                 expire_at,
             } => {
-                let value = value_of(value, self.store.hash_limits())?;
+                let value = value_of(value, self.store.hash_limits(), self.store.list_limits())?;
                 self.with_db(&namespace, db, |db| {
                     let mut shard = db.lock(&key);
-                    let empty = matches!(&value, Value::Hash(hash) if hash.is_empty());
+                    let empty = match &value {
+                        Value::Hash(hash) => hash.is_empty(),
+                        Value::List(list) => list.is_empty(),
+                        Value::Str(..) => false,
+                    };
                     if empty || (expire_at != 0 && expire_at <= now) {
                         shard.remove(&key, now);
                     } else {
@@ -400,6 +404,25 @@ impl<'a> Replay<'a> {
                     apply_hash_fields(&mut shard, &key, &set, &del, expire_at, now, limits);
                 });
             }
+            Effect::ListElements {
+                namespace,
+                db,
+                key,
+                head,
+                len,
+                runs,
+                expire_at,
+            } => {
+                let span = i64::try_from(len)
+                    .ok()
+                    .and_then(|len| Some(head..head.checked_add(len)?))
+                    .ok_or("a list's span overflows")?;
+                let limits = self.store.list_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_list_elements(&mut shard, &key, span, &runs, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -454,8 +477,51 @@ fn apply_hash_fields(
     shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
 }
 
+/// Applies an [`Effect::ListElements`] to the locked `shard`.
+fn apply_list_elements(
+    shard: &mut Shard,
+    key: &[u8],
+    span: std::ops::Range<i64>,
+    runs: &[(i64, Vec<Blob>)],
+    expire_at: u64,
+    now: u64,
+    limits: ListLimits,
+) {
+    if span.is_empty() || (expire_at != 0 && expire_at <= now) {
+        shard.remove(key, now);
+        return;
+    }
+    let apply = |list: &mut List| {
+        list.reframe(span.clone());
+        for (start, elements) in runs {
+            for (index, element) in (*start..).zip(elements) {
+                list.set_logical(index, element, limits);
+            }
+        }
+        list.compact(limits);
+    };
+    let existing = shard
+        .get_mut(key, now)
+        .and_then(|entry| match &mut entry.value {
+            Value::List(list) => Some(list),
+            _ => None,
+        });
+    if let Some(list) = existing {
+        apply(list);
+    } else {
+        let mut list = List::default();
+        apply(&mut list);
+        shard.set(key, Value::List(list), None, now);
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// A stored value as the store holds it.
-fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static str> {
+fn value_of(
+    value: StoredValue,
+    limits: HashLimits,
+    list_limits: ListLimits,
+) -> Result<Value, &'static str> {
     match value {
         StoredValue::String(data) => Ok(Value::string(Bytes::copy_from_slice(&data))),
         StoredValue::Hash(pairs) => Ok(Value::Hash(Hash::from_pairs(
@@ -464,7 +530,11 @@ fn value_of(value: StoredValue, limits: HashLimits) -> Result<Value, &'static st
         ))),
         StoredValue::Set(_) => Err("this build has no sets"),
         StoredValue::SortedSet(_) => Err("this build has no sorted sets"),
-        StoredValue::List(_) => Err("this build has no lists"),
+        StoredValue::List(elements) => Ok(Value::List(List::from_elements(
+            0,
+            elements.iter().map(|element| &element[..]),
+            list_limits,
+        ))),
     }
 }
 

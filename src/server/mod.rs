@@ -148,6 +148,7 @@ impl ServerState {
         let journal = Arc::new(Journal::new(&config.dir, config.appendfsync));
         let store = Arc::new(Store::new(layout, hub.clone(), journal));
         store.set_hash_limits(config.hash_limits());
+        store.set_list_limits(config.list_limits());
         namespaces::declare_namespaces(&store, &config);
         let users = Users::from_config(&config);
         let live = LiveSettings::default();

@@ -14,13 +14,14 @@ pub mod eviction;
 pub mod expiry;
 pub mod gate;
 pub mod hash;
+pub mod list;
 pub mod listpack;
 pub mod shard;
 pub mod value;
 pub mod watch;
 pub mod wheel;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -31,6 +32,7 @@ pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
 pub use gate::TransactionGate;
 pub use hash::{Hash, HashLimits};
+pub use list::{List, ListLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
 
@@ -172,6 +174,8 @@ pub struct Store {
     evicted_keys: AtomicU64,
     gate: TransactionGate,
     hash_limits: EncodingLimits,
+    /// `list-max-listpack-size`.
+    list_max_packed_size: AtomicI32,
 }
 
 /// A compact encoding's two thresholds, changed at run time by `CONFIG SET`.
@@ -201,6 +205,7 @@ impl Store {
                 entries: AtomicUsize::new(HashLimits::default().max_packed_entries),
                 value: AtomicUsize::new(HashLimits::default().max_packed_value),
             },
+            list_max_packed_size: AtomicI32::new(ListLimits::default().max_packed_size),
         };
         store.create_namespace(DEFAULT_NAMESPACE, Policy::default());
         store
@@ -316,6 +321,19 @@ impl Store {
         stored
             .value
             .store(limits.max_packed_value, Ordering::Relaxed);
+    }
+
+    /// When a list leaves the packed encoding (`list-max-listpack-size`).
+    pub fn list_limits(&self) -> ListLimits {
+        ListLimits {
+            max_packed_size: self.list_max_packed_size.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when lists leave the packed encoding, from now on.
+    pub fn set_list_limits(&self, limits: ListLimits) {
+        self.list_max_packed_size
+            .store(limits.max_packed_size, Ordering::Relaxed);
     }
 
     /// The layout the store was built with.

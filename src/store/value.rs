@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::hash::Hash;
+use super::list::List;
 
 /// The value stored under a key: one variant per data family (sets, lists and sorted sets
 /// join as their commands land), so `TYPE` and `WRONGTYPE` checks stay in one place. Each
@@ -14,6 +15,8 @@ pub enum Value {
     Str(Bytes, StringOrigin),
     /// A hash: fields and their values.
     Hash(Hash),
+    /// A list: elements in order, at logical indices.
+    List(List),
 }
 
 /// A command met a key holding another type than the one it works on (`WRONGTYPE`).
@@ -44,6 +47,7 @@ impl Value {
         match self {
             Value::Str(..) => "string",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
         }
     }
 
@@ -63,6 +67,14 @@ impl Value {
         }
     }
 
+    /// The list held, or `WrongType`.
+    pub fn as_list(&self) -> Result<&List, WrongType> {
+        match self {
+            Value::List(list) => Ok(list),
+            _ => Err(WrongType),
+        }
+    }
+
     /// Roughly how many bytes the value occupies, with the entry around it: what evicting
     /// it frees (for `maxmemory`).
     pub fn approximate_size(&self) -> usize {
@@ -77,6 +89,11 @@ impl Value {
                     .sum();
                 ENTRY_OVERHEAD + data
             }
+            Value::List(list) => {
+                const PER_ELEMENT: usize = 16;
+                let data: usize = list.iter().map(|element| PER_ELEMENT + element.len()).sum();
+                ENTRY_OVERHEAD + data
+            }
         }
     }
 
@@ -88,6 +105,8 @@ impl Value {
             Value::Str(data, _) if data.len() <= 44 => "embstr",
             Value::Str(..) => "raw",
             Value::Hash(hash) => hash.encoding_name(),
+            // Redis 7.0 reports every list so; 7.2 says `listpack` for small ones.
+            Value::List(_) => "quicklist",
         }
     }
 }
