@@ -492,11 +492,10 @@ fn apply_list_elements(
         return;
     }
     let apply = |list: &mut List| {
-        list.reframe(span.clone());
+        list.reframe(span.clone(), limits);
         for (start, elements) in runs {
-            for (index, element) in (*start..).zip(elements) {
-                list.set_logical(index, element, limits);
-            }
+            let elements: Vec<&[u8]> = elements.iter().map(|element| &element[..]).collect();
+            list.overwrite(*start, &elements, limits);
         }
         list.compact(limits);
     };

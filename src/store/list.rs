@@ -1,12 +1,13 @@
-//! List values: a listpack while small, a deque of elements once grown, each element at a
-//! logical index.
+//! List values: a listpack while small, a deque of listpack nodes once grown, each element
+//! at a logical index.
 //!
 //! A new list is packed ([`Listpack`]: the elements head first, in one allocation). Past
 //! one node of `list-max-listpack-size` (a negative size is a byte budget: -1 = 4 KB ... -5
-//! = 64 KB; a positive one an element count, within 8 KB, as Redis's quicklist nodes) it
-//! becomes a [`VecDeque`] of elements, where pushing and popping at either end is O(1) and
-//! inserting in the middle moves the shorter side. It does not go back; `OBJECT ENCODING`
-//! says `quicklist` for both, as Redis 7.0 does for every list.
+//! = 64 KB; a positive one an element count, within 8 KB) it becomes a [`VecDeque`] of such
+//! nodes, as Redis's quicklist: pushing and popping at either end touches one node of
+//! bounded size, finding a position walks the nodes from the nearer end, and a node that
+//! outgrows the limit is split in two. It is packed again only when replay leaves it one
+//! node; `OBJECT ENCODING` says `quicklist` for both, as Redis 7.0 does for every list.
 //!
 //! Every element has a *logical index*: the list spans `head .. head + len`. Pushing on the
 //! left decrements `head`, pushing on the right extends the end, popping moves them back,
@@ -77,8 +78,8 @@ pub struct List {
 enum Body {
     /// The elements head first, back to back.
     Packed(Listpack),
-    /// One allocation per element.
-    Deque(VecDeque<Box<[u8]>>),
+    /// Nodes of elements (boxed: a `Value` stays as small as a string's).
+    Chunked(Box<Chunks>),
 }
 
 impl Default for Body {
@@ -86,6 +87,18 @@ impl Default for Body {
         Body::Packed(Listpack::default())
     }
 }
+
+/// A grown list: listpack nodes of at most one `list-max-listpack-size` each, as Redis's
+/// quicklist.
+#[derive(Clone, Default)]
+struct Chunks {
+    nodes: VecDeque<Listpack>,
+    /// Elements in all nodes.
+    len: usize,
+}
+
+/// Elements of a list in order, from either end.
+pub type Elements<'a> = std::vec::IntoIter<&'a [u8]>;
 
 impl std::fmt::Debug for List {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,7 +139,7 @@ impl List {
     pub fn len(&self) -> usize {
         match &self.body {
             Body::Packed(packed) => packed.len(),
-            Body::Deque(deque) => deque.len(),
+            Body::Chunked(chunks) => chunks.len,
         }
     }
 
@@ -145,16 +158,16 @@ impl List {
         self.head..self.head + self.len() as i64
     }
 
-    /// Whether it is the deque (not packed).
-    pub fn is_deque(&self) -> bool {
-        matches!(self.body, Body::Deque(_))
+    /// Whether it grew into nodes (is no longer one listpack).
+    pub fn is_chunked(&self) -> bool {
+        matches!(self.body, Body::Chunked(_))
     }
 
     /// The element at `position` (0 = the head).
     pub fn get(&self, position: usize) -> Option<&[u8]> {
         match &self.body {
             Body::Packed(packed) => packed.iter().nth(position),
-            Body::Deque(deque) => deque.get(position).map(|element| &**element),
+            Body::Chunked(chunks) => chunks.get(position),
         }
     }
 
@@ -163,19 +176,17 @@ impl List {
         self.range(0..self.len())
     }
 
-    /// The elements at `positions`, head first.
+    /// The elements at `positions` (inside the list), head first.
     pub fn range(&self, positions: Range<usize>) -> Elements<'_> {
-        match &self.body {
-            Body::Packed(packed) => {
-                let elements: Vec<&[u8]> = packed
-                    .iter()
-                    .skip(positions.start)
-                    .take(positions.len())
-                    .collect();
-                Elements::Packed(elements.into_iter())
-            }
-            Body::Deque(deque) => Elements::Deque(deque.range(positions)),
-        }
+        let elements: Vec<&[u8]> = match &self.body {
+            Body::Packed(packed) => packed
+                .iter()
+                .skip(positions.start)
+                .take(positions.len())
+                .collect(),
+            Body::Chunked(chunks) => chunks.gather(positions),
+        };
+        elements.into_iter()
     }
 
     /// Pushes `elements` one after the other at `end` (so LPUSH a b leaves b first); the
@@ -186,29 +197,24 @@ impl List {
             .map(|e| listpack::encoded_len(e.len()))
             .sum();
         self.make_room(elements.len(), added, limits);
-        let count = elements.len() as i64;
+        let ordered: Vec<&[u8]> = match end {
+            End::Left => elements.iter().rev().copied().collect(),
+            End::Right => elements.to_vec(),
+        };
         match &mut self.body {
             Body::Packed(packed) => {
                 let at = match end {
                     End::Left => packed_offset(packed, 0),
                     End::Right => packed.end(),
                 };
-                let ordered: Vec<&[u8]> = match end {
-                    End::Left => elements.iter().rev().copied().collect(),
-                    End::Right => elements.to_vec(),
-                };
                 packed.splice(at..at, 0, &ordered);
             }
-            Body::Deque(deque) => {
-                for element in elements {
-                    let element = Box::from(*element);
-                    match end {
-                        End::Left => deque.push_front(element),
-                        End::Right => deque.push_back(element),
-                    }
-                }
-            }
+            Body::Chunked(chunks) => match end {
+                End::Left => chunks.push_front(&ordered, limits),
+                End::Right => chunks.push_back(&ordered, limits),
+            },
         }
+        let count = elements.len() as i64;
         match end {
             End::Left => {
                 self.head -= count;
@@ -239,19 +245,17 @@ impl List {
     /// Removes up to `count` elements from `end`.
     fn discard(&mut self, end: End, count: usize) {
         let count = count.min(self.len());
-        let positions = match end {
-            End::Left => 0..count,
-            End::Right => self.len() - count..self.len(),
-        };
         match &mut self.body {
             Body::Packed(packed) => {
+                let len = packed.len();
+                let positions = match end {
+                    End::Left => 0..count,
+                    End::Right => len - count..len,
+                };
                 let (start, stop) = packed_range(packed, positions);
                 packed.splice(start..stop, count, &[]);
             }
-            Body::Deque(deque) => match end {
-                End::Left => drop(deque.drain(..count)),
-                End::Right => deque.truncate(deque.len() - count),
-            },
+            Body::Chunked(chunks) => chunks.discard(end, count),
         }
         if end == End::Left {
             self.head += count as i64;
@@ -268,7 +272,7 @@ impl List {
                 let (start, stop) = packed_range(packed, position..position + 1);
                 packed.splice(start..stop, 1, &[element]);
             }
-            Body::Deque(deque) => deque[position] = Box::from(element),
+            Body::Chunked(chunks) => chunks.set(position, element, limits),
         }
         let index = self.head + position as i64;
         index..index + 1
@@ -284,7 +288,7 @@ impl List {
                 let at = packed_offset(packed, position);
                 packed.splice(at..at, 0, &[element]);
             }
-            Body::Deque(deque) => deque.insert(position, Box::from(element)),
+            Body::Chunked(chunks) => chunks.insert(position, element, limits),
         }
         if position < len - position {
             self.head -= 1;
@@ -304,28 +308,8 @@ impl List {
         let len = self.len();
         let removed = positions.len();
         match &mut self.body {
-            Body::Packed(packed) => {
-                let mut next = positions.iter().peekable();
-                let kept: Vec<&[u8]> = packed
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| next.next_if_eq(&i).is_none())
-                    .map(|(_, element)| element)
-                    .collect();
-                let mut fresh = Listpack::default();
-                let end = fresh.end();
-                fresh.splice(end..end, 0, &kept);
-                *packed = fresh;
-            }
-            Body::Deque(deque) => {
-                let mut next = positions.iter().peekable();
-                let mut i = 0;
-                deque.retain(|_| {
-                    let keep = next.next_if_eq(&&i).is_none();
-                    i += 1;
-                    keep
-                });
-            }
+            Body::Packed(packed) => *packed = without(packed, positions, 0),
+            Body::Chunked(chunks) => chunks.remove_positions(positions),
         }
         // Either the elements before `last` move right, or those after `first` move left.
         let moved_left_side = last + 1 - removed;
@@ -349,119 +333,348 @@ impl List {
 
     /// Makes the list span exactly `span`, keeping the elements it had inside it and holding
     /// empty placeholders where it had none (replay fills them in).
-    pub fn reframe(&mut self, span: Range<i64>) {
-        let old_start = self.head;
-        let deque = self.make_deque();
-        let old_end = old_start + deque.len() as i64;
-        if span.end <= old_start || old_end <= span.start {
-            deque.clear();
-        } else {
-            deque.truncate((span.end.min(old_end) - old_start) as usize);
-            deque.drain(..(span.start.max(old_start) - old_start) as usize);
+    pub fn reframe(&mut self, span: Range<i64>, limits: ListLimits) {
+        let old = self.span();
+        let holes = |n: i64| vec![&[][..]; n.max(0) as usize];
+        if span.end <= old.start || old.end <= span.start {
+            self.discard(End::Right, self.len());
+            self.head = span.start;
+            self.push(End::Right, &holes(span.end - span.start), limits);
+            return;
         }
-        let kept_start = span.start.max(old_start).min(span.end);
-        let front = if deque.is_empty() {
-            0
-        } else {
-            (kept_start - span.start) as usize
-        };
-        for _ in 0..front {
-            deque.push_front(Box::default());
-        }
-        let wanted = (span.end - span.start) as usize;
-        deque.resize(wanted, Box::default());
-        self.head = span.start;
+        self.discard(End::Left, (span.start - old.start).max(0) as usize);
+        self.discard(End::Right, (old.end - span.end).max(0) as usize);
+        self.push(End::Left, &holes(old.start - span.start), limits);
+        self.push(End::Right, &holes(span.end - old.end), limits);
     }
 
-    /// Sets the element at logical `index`, if the list spans it; for replay.
-    pub fn set_logical(&mut self, index: i64, element: &[u8], limits: ListLimits) {
-        if self.span().contains(&index) {
-            self.set((index - self.head) as usize, element, limits);
-        }
-    }
-
-    /// Packs the list again if it fits the packed encoding: after replay, which works on the
-    /// deque.
-    pub fn compact(&mut self, limits: ListLimits) {
-        let Body::Deque(deque) = &self.body else {
+    /// Puts `elements` at the logical indices from `start` on, those the list spans; for
+    /// replay. Each node touched is rebuilt once, however many of its elements change.
+    pub fn overwrite(&mut self, start: i64, elements: &[&[u8]], limits: ListLimits) {
+        let span = self.span();
+        let skip = usize::try_from(span.start.saturating_sub(start)).unwrap_or(0);
+        let Some(elements) = elements.get(skip..) else {
             return;
         };
-        let mut bytes = 0;
-        for element in deque {
-            bytes += listpack::encoded_len(element.len());
-            if !limits.fits_packed(deque.len(), bytes) {
-                return;
-            }
+        let from = start.saturating_add(skip as i64);
+        if from >= span.end {
+            return;
         }
-        let elements: Vec<&[u8]> = deque.iter().map(|e| &**e).collect();
-        let mut packed = Listpack::default();
-        let end = packed.end();
-        packed.splice(end..end, 0, &elements);
-        self.body = Body::Packed(packed);
+        let room = (span.end - from) as usize;
+        let elements = &elements[..elements.len().min(room)];
+        let position = (from - span.start) as usize;
+        match &mut self.body {
+            Body::Packed(packed) => {
+                let mut all: Vec<&[u8]> = packed.iter().collect();
+                all[position..position + elements.len()].copy_from_slice(elements);
+                let bytes: usize = all.iter().map(|e| listpack::encoded_len(e.len())).sum();
+                if limits.fits_packed(all.len(), bytes) {
+                    let rebuilt = node_of(&all);
+                    *packed = rebuilt;
+                } else {
+                    let nodes = pack_nodes(&all, limits).into();
+                    let len = all.len();
+                    self.body = Body::Chunked(Box::new(Chunks { nodes, len }));
+                }
+            }
+            Body::Chunked(chunks) => chunks.overwrite(position, elements, limits),
+        }
     }
 
-    /// Converts to the deque first when `count` more elements of `bytes` more would not fit
-    /// the packed encoding.
+    /// Packs the list into one listpack again if it has come down to one node that fits:
+    /// after replay, which may grow a list through placeholders.
+    pub fn compact(&mut self, limits: ListLimits) {
+        let Body::Chunked(chunks) = &mut self.body else {
+            return;
+        };
+        match chunks.nodes.len() {
+            0 => self.body = Body::default(),
+            1 if limits.fits_packed(chunks.len, chunks.nodes[0].encoded_len()) => {
+                let node = chunks.nodes.pop_front().unwrap_or_default();
+                self.body = Body::Packed(node);
+            }
+            _ => {}
+        }
+    }
+
+    /// Turns a packed list into nodes first when `count` more elements of `bytes` more
+    /// would not fit one.
     fn make_room(&mut self, count: usize, bytes: usize, limits: ListLimits) {
-        if let Body::Packed(packed) = &self.body {
+        if let Body::Packed(packed) = &mut self.body {
             let fits = limits.fits_packed(
                 packed.len().saturating_add(count),
                 packed.encoded_len().saturating_add(bytes),
             );
             if !fits {
-                self.make_deque();
+                let node = std::mem::take(packed);
+                let len = node.len();
+                let nodes = if len == 0 {
+                    VecDeque::new()
+                } else {
+                    VecDeque::from([node])
+                };
+                self.body = Body::Chunked(Box::new(Chunks { nodes, len }));
             }
         }
     }
+}
 
-    /// The deque, converting to it if packed.
-    fn make_deque(&mut self) -> &mut VecDeque<Box<[u8]>> {
-        if let Body::Packed(packed) = &self.body {
-            self.body = Body::Deque(packed.iter().map(Box::from).collect());
+impl Chunks {
+    /// The node holding `position` and its offset there (walking from the nearer end).
+    fn locate(&self, position: usize) -> (usize, usize) {
+        if position < self.len / 2 {
+            let mut left = position;
+            for (i, node) in self.nodes.iter().enumerate() {
+                if left < node.len() {
+                    return (i, left);
+                }
+                left -= node.len();
+            }
+        } else {
+            let mut from_end = self.len - 1 - position;
+            for (i, node) in self.nodes.iter().enumerate().rev() {
+                if from_end < node.len() {
+                    return (i, node.len() - 1 - from_end);
+                }
+                from_end -= node.len();
+            }
         }
-        match &mut self.body {
-            Body::Deque(deque) => deque,
-            Body::Packed(_) => unreachable!("converted above"),
+        (self.nodes.len(), 0)
+    }
+
+    fn get(&self, position: usize) -> Option<&[u8]> {
+        if position >= self.len {
+            return None;
+        }
+        let (node, offset) = self.locate(position);
+        self.nodes.get(node)?.iter().nth(offset)
+    }
+
+    fn gather(&self, positions: Range<usize>) -> Vec<&[u8]> {
+        if positions.is_empty() {
+            return Vec::new();
+        }
+        let (node, offset) = self.locate(positions.start);
+        self.nodes
+            .range(node..)
+            .flat_map(Listpack::iter)
+            .skip(offset)
+            .take(positions.len())
+            .collect()
+    }
+
+    /// Appends `elements` in order: into the last node while they fit, then new nodes.
+    fn push_back(&mut self, elements: &[&[u8]], limits: ListLimits) {
+        self.len += elements.len();
+        let mut rest = elements;
+        if let Some(last) = self.nodes.back_mut() {
+            let n = fitting(last, rest.iter(), limits);
+            if n > 0 {
+                let end = last.end();
+                last.splice(end..end, 0, &rest[..n]);
+                rest = &rest[n..];
+            }
+        }
+        self.nodes.extend(pack_nodes(rest, limits));
+    }
+
+    /// Prepends `elements` in order (the last one ends next to the old head).
+    fn push_front(&mut self, elements: &[&[u8]], limits: ListLimits) {
+        self.len += elements.len();
+        let mut rest = elements;
+        if let Some(first) = self.nodes.front_mut() {
+            let n = fitting(first, rest.iter().rev(), limits);
+            if n > 0 {
+                let at = packed_offset(first, 0);
+                first.splice(at..at, 0, &rest[rest.len() - n..]);
+                rest = &rest[..rest.len() - n];
+            }
+        }
+        while !rest.is_empty() {
+            let n = fitting(&Listpack::default(), rest.iter().rev(), limits).max(1);
+            self.nodes.push_front(node_of(&rest[rest.len() - n..]));
+            rest = &rest[..rest.len() - n];
+        }
+    }
+
+    /// Removes `count` (at most `len`) elements from `end`.
+    fn discard(&mut self, end: End, count: usize) {
+        self.len -= count;
+        let mut left = count;
+        while left > 0 {
+            let node = match end {
+                End::Left => self.nodes.front_mut(),
+                End::Right => self.nodes.back_mut(),
+            };
+            let Some(node) = node else {
+                break;
+            };
+            let n = node.len();
+            if n <= left {
+                match end {
+                    End::Left => self.nodes.pop_front(),
+                    End::Right => self.nodes.pop_back(),
+                };
+                left -= n;
+                continue;
+            }
+            let positions = match end {
+                End::Left => 0..left,
+                End::Right => n - left..n,
+            };
+            let (start, stop) = packed_range(node, positions);
+            node.splice(start..stop, left, &[]);
+            left = 0;
+        }
+    }
+
+    fn set(&mut self, position: usize, element: &[u8], limits: ListLimits) {
+        let (at, offset) = self.locate(position);
+        let node = &mut self.nodes[at];
+        let (start, stop) = packed_range(node, offset..offset + 1);
+        node.splice(start..stop, 1, &[element]);
+        self.split_if_full(at, limits);
+    }
+
+    fn insert(&mut self, position: usize, element: &[u8], limits: ListLimits) {
+        if position == self.len {
+            self.push_back(&[element], limits);
+            return;
+        }
+        let (at, offset) = self.locate(position);
+        let node = &mut self.nodes[at];
+        let start = packed_offset(node, offset);
+        node.splice(start..start, 0, &[element]);
+        self.len += 1;
+        self.split_if_full(at, limits);
+    }
+
+    /// Replaces the elements from `position` on (inside the list) with `elements`,
+    /// rebuilding the nodes they fall in.
+    fn overwrite(&mut self, position: usize, elements: &[&[u8]], limits: ListLimits) {
+        if elements.is_empty() {
+            return;
+        }
+        let end = position + elements.len();
+        let (first, offset) = self.locate(position);
+        let mut node_start = position - offset;
+        let mut last = first;
+        let mut rebuilt: Vec<&[u8]> = Vec::new();
+        for (at, node) in self.nodes.iter().enumerate().skip(first) {
+            for (i, element) in node.iter().enumerate() {
+                let here = node_start + i;
+                let replaced = (position..end).contains(&here);
+                rebuilt.push(if replaced {
+                    elements[here - position]
+                } else {
+                    element
+                });
+            }
+            node_start += node.len();
+            last = at;
+            if node_start >= end {
+                break;
+            }
+        }
+        let fresh = pack_nodes(&rebuilt, limits);
+        let tail = self.nodes.split_off(last + 1);
+        self.nodes.truncate(first);
+        self.nodes.extend(fresh);
+        self.nodes.extend(tail);
+    }
+
+    /// Splits node `at` in two halves when it outgrew one node.
+    fn split_if_full(&mut self, at: usize, limits: ListLimits) {
+        let node = &self.nodes[at];
+        if node.len() < 2 || limits.fits_packed(node.len(), node.encoded_len()) {
+            return;
+        }
+        let elements: Vec<&[u8]> = node.iter().collect();
+        let (front, back) = elements.split_at(elements.len() / 2);
+        let (front, back) = (node_of(front), node_of(back));
+        self.nodes[at] = front;
+        self.nodes.insert(at + 1, back);
+    }
+
+    fn remove_positions(&mut self, positions: &[usize]) {
+        self.len -= positions.len();
+        let mut next = positions.iter().copied().peekable();
+        let mut base = 0;
+        for node in std::mem::take(&mut self.nodes) {
+            let n = node.len();
+            if next.peek().is_some_and(|&p| p < base + n) {
+                let kept = without(&node, &positions_in(&mut next, base + n), base);
+                if !kept.is_empty() {
+                    self.nodes.push_back(kept);
+                }
+            } else {
+                self.nodes.push_back(node);
+            }
+            base += n;
         }
     }
 }
 
-/// Elements of a list in order, from either end.
-pub enum Elements<'a> {
-    /// Of a packed list (gathered first: a packed list is small).
-    Packed(std::vec::IntoIter<&'a [u8]>),
-    /// Of the deque.
-    Deque(std::collections::vec_deque::Iter<'a, Box<[u8]>>),
+/// The positions `next` yields below `end`.
+fn positions_in(
+    next: &mut std::iter::Peekable<impl Iterator<Item = usize>>,
+    end: usize,
+) -> Vec<usize> {
+    std::iter::from_fn(|| next.next_if(|&p| p < end)).collect()
 }
 
-impl<'a> Iterator for Elements<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        match self {
-            Elements::Packed(elements) => elements.next(),
-            Elements::Deque(elements) => elements.next().map(|e| &**e),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Elements::Packed(elements) => elements.size_hint(),
-            Elements::Deque(elements) => elements.size_hint(),
-        }
-    }
+/// A listpack of `packed`'s elements but those at `positions` (ascending; counted from
+/// `base` for the first element of `packed`).
+fn without(packed: &Listpack, positions: &[usize], base: usize) -> Listpack {
+    let mut next = positions.iter().peekable();
+    let kept: Vec<&[u8]> = packed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| next.next_if_eq(&&(base + i)).is_none())
+        .map(|(_, element)| element)
+        .collect();
+    node_of(&kept)
 }
 
-impl DoubleEndedIterator for Elements<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        match self {
-            Elements::Packed(elements) => elements.next_back(),
-            Elements::Deque(elements) => elements.next_back().map(|e| &**e),
-        }
+/// `elements` in nodes of one `list-max-listpack-size` each (an element too long for one
+/// has a node of its own).
+fn pack_nodes(elements: &[&[u8]], limits: ListLimits) -> Vec<Listpack> {
+    let mut nodes = Vec::new();
+    let mut rest = elements;
+    while !rest.is_empty() {
+        let n = fitting(&Listpack::default(), rest.iter(), limits).max(1);
+        nodes.push(node_of(&rest[..n]));
+        rest = &rest[n..];
     }
+    nodes
 }
 
-impl ExactSizeIterator for Elements<'_> {}
+/// A listpack of `elements`.
+fn node_of(elements: &[&[u8]]) -> Listpack {
+    let mut node = Listpack::default();
+    let end = node.end();
+    node.splice(end..end, 0, elements);
+    node
+}
+
+/// How many of `elements` (taken in the iterator's order) fit into `node` as well.
+fn fitting<'a>(
+    node: &Listpack,
+    elements: impl Iterator<Item = &'a &'a [u8]>,
+    limits: ListLimits,
+) -> usize {
+    let (mut count, mut bytes) = (node.len(), node.encoded_len());
+    let mut fit = 0;
+    for element in elements {
+        count += 1;
+        bytes += listpack::encoded_len(element.len());
+        if !limits.fits_packed(count, bytes) {
+            break;
+        }
+        fit += 1;
+    }
+    fit
+}
 
 /// The byte offset of the element at `position` of a packed list (its end for `len`).
 fn packed_offset(packed: &Listpack, position: usize) -> usize {
@@ -634,7 +847,7 @@ mod tests {
             assert_eq!(list.span(), -1..0);
             assert_eq!(list.pop(End::Right, 5), [b"x".to_vec()]);
             assert!(list.is_empty());
-            assert_eq!(list.is_deque(), limits.max_packed_size == 1);
+            assert_eq!(list.is_chunked(), limits.max_packed_size == 1);
         }
     }
 
@@ -643,7 +856,7 @@ mod tests {
         for mut list in
             both(|limits| List::from_elements(10, [&b"a"[..], b"b", b"c", b"d", b"e"], limits))
         {
-            let limits = if list.is_deque() {
+            let limits = if list.is_chunked() {
                 TINY
             } else {
                 ListLimits::default()
@@ -678,34 +891,121 @@ mod tests {
         for _ in 0..8 {
             list.push(End::Right, &[&long], limits);
         }
-        assert!(!list.is_deque(), "8 × 1002 bytes fit 8 KB");
+        assert!(!list.is_chunked(), "8 × 1002 bytes fit 8 KB");
         list.push(End::Left, &[&long], limits);
-        assert!(list.is_deque());
+        assert!(list.is_chunked());
         assert_eq!(list.len(), 9);
         let mut counted = List::default();
         let five = ListLimits { max_packed_size: 5 };
         counted.push(End::Right, &[b"1", b"2", b"3", b"4", b"5"], five);
-        assert!(!counted.is_deque());
+        assert!(!counted.is_chunked());
         counted.set(0, &vec![b'y'; SAFETY_LIMIT], five);
-        assert!(counted.is_deque(), "8 KB bounds a counted node too");
+        assert!(counted.is_chunked(), "8 KB bounds a counted node too");
     }
 
     #[test]
     fn reframe_keeps_the_overlap_and_holds_placeholders_elsewhere() {
         let limits = ListLimits::default();
         let mut list = List::from_elements(0, [&b"a"[..], b"b", b"c"], limits);
-        list.reframe(-1..2);
+        list.reframe(-1..2, limits);
         assert_eq!(elements(&list), ["", "a", "b"]);
-        list.reframe(1..4);
+        list.reframe(1..4, limits);
         assert_eq!(elements(&list), ["b", "", ""]);
-        list.reframe(10..12);
+        list.reframe(10..12, limits);
         assert_eq!(elements(&list), ["", ""]);
         assert_eq!(list.span(), 10..12);
-        list.set_logical(11, b"z", limits);
-        list.set_logical(12, b"outside", limits);
+        list.overwrite(11, &[b"z", b"outside"], limits);
+        list.overwrite(9, &[b"outside", b"y"], limits);
         list.compact(limits);
-        assert!(!list.is_deque());
-        assert_eq!(elements(&list), ["", "z"]);
+        assert!(!list.is_chunked());
+        assert_eq!(elements(&list), ["y", "z"]);
+        let mut chunked = List::from_elements(0, (0..20).map(|_| &b""[..]), TINY);
+        let filler: Vec<Vec<u8>> = (0..20).map(|i| vec![b'a' + i as u8; i]).collect();
+        let filler: Vec<&[u8]> = filler.iter().map(Vec::as_slice).collect();
+        chunked.overwrite(3, &filler[3..15], TINY);
+        let early: Vec<&[u8]> = [&b"out"[..], b"out"]
+            .into_iter()
+            .chain(filler[..3].iter().copied())
+            .collect();
+        chunked.overwrite(-2, &early, TINY);
+        chunked.overwrite(15, &filler[15..], TINY);
+        assert!(chunked.iter().eq(filler.iter().copied()));
+    }
+
+    #[test]
+    fn random_writes_on_small_nodes_agree_with_a_vecdeque() {
+        let limits = ListLimits { max_packed_size: 3 };
+        let mut list = List::default();
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut below = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n.max(1) as u64) as usize
+        };
+        for step in 0..4000usize {
+            let value = step.to_string().into_bytes();
+            let len = model.len();
+            match below(8) {
+                0 => {
+                    list.push(End::Left, &[&value, b"x"], limits);
+                    model.push_front(value);
+                    model.push_front(b"x".to_vec());
+                }
+                1 | 2 => {
+                    list.push(End::Right, &[&value], limits);
+                    model.push_back(value);
+                }
+                3 => {
+                    let count = below(4);
+                    let popped = list.pop(End::Left, count);
+                    let expected: Vec<Vec<u8>> = (0..count.min(len))
+                        .filter_map(|_| model.pop_front())
+                        .collect();
+                    assert_eq!(popped, expected);
+                }
+                4 => {
+                    let popped = list.pop(End::Right, 1);
+                    assert_eq!(popped, model.pop_back().into_iter().collect::<Vec<_>>());
+                }
+                5 if len > 0 => {
+                    let at = below(len);
+                    list.set(at, &value, limits);
+                    model[at] = value;
+                }
+                6 => {
+                    let at = below(len + 1);
+                    list.insert(at, &value, limits);
+                    model.insert(at, value);
+                }
+                _ if len > 0 => {
+                    let mut positions: Vec<usize> = (0..below(3) + 1).map(|_| below(len)).collect();
+                    positions.sort_unstable();
+                    positions.dedup();
+                    list.remove_positions(&positions);
+                    for at in positions.into_iter().rev() {
+                        model.remove(at);
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(list.len(), model.len(), "step {step}");
+            if step % 50 == 0 {
+                assert!(
+                    list.iter().eq(model.iter().map(Vec::as_slice)),
+                    "step {step}"
+                );
+                let at = below(model.len());
+                assert_eq!(list.get(at), model.get(at).map(Vec::as_slice));
+                let end = (at + 5).min(model.len());
+                assert!(
+                    list.range(at..end)
+                        .eq(model.range(at..end).map(Vec::as_slice))
+                );
+            }
+        }
+        assert!(list.is_chunked());
     }
 
     #[test]
