@@ -158,6 +158,20 @@ impl List {
         self.head..self.head + self.len() as i64
     }
 
+    /// Bytes its listpacks take (and their bookkeeping), without walking the elements: what
+    /// eviction frees by removing it.
+    pub fn allocated_bytes(&self) -> usize {
+        const PER_NODE: usize = 16;
+        match &self.body {
+            Body::Packed(packed) => packed.encoded_len(),
+            Body::Chunked(chunks) => chunks
+                .nodes
+                .iter()
+                .map(|node| PER_NODE + node.encoded_len())
+                .sum(),
+        }
+    }
+
     /// Whether it grew into nodes (is no longer one listpack).
     pub fn is_chunked(&self) -> bool {
         matches!(self.body, Body::Chunked(_))
@@ -895,6 +909,8 @@ mod tests {
         list.push(End::Left, &[&long], limits);
         assert!(list.is_chunked());
         assert_eq!(list.len(), 9);
+        let bytes = list.allocated_bytes();
+        assert!((9 * 1002..9 * 1002 + 100).contains(&bytes), "{bytes} bytes");
         let mut counted = List::default();
         let five = ListLimits { max_packed_size: 5 };
         counted.push(End::Right, &[b"1", b"2", b"3", b"4", b"5"], five);

@@ -89,11 +89,7 @@ impl Value {
                     .sum();
                 ENTRY_OVERHEAD + data
             }
-            Value::List(list) => {
-                const PER_ELEMENT: usize = 16;
-                let data: usize = list.iter().map(|element| PER_ELEMENT + element.len()).sum();
-                ENTRY_OVERHEAD + data
-            }
+            Value::List(list) => ENTRY_OVERHEAD + list.allocated_bytes(),
         }
     }
 
