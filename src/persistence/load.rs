@@ -413,10 +413,14 @@ impl<'a> Replay<'a> {
                 runs,
                 expire_at,
             } => {
+                // Logical indices stay within ±2^62, so no number of pushes after loading
+                // can overflow them.
+                const BOUND: i64 = 1 << 62;
                 let span = i64::try_from(len)
                     .ok()
                     .and_then(|len| Some(head..head.checked_add(len)?))
-                    .ok_or("a list's span overflows")?;
+                    .filter(|span| -BOUND <= span.start && span.end <= BOUND)
+                    .ok_or("a list's logical indices are out of range")?;
                 let limits = self.store.list_limits();
                 self.with_db(&namespace, db, |db| {
                     let mut shard = db.lock(&key);
