@@ -200,6 +200,90 @@ fn small_and_large_lists_survive_a_restart_and_a_rewrite() {
     assert_eq!(encoding, "quicklist", "as Redis 7.0 says for every list");
 }
 
+/// The AOF's base file, from its manifest.
+fn base_file(dir: &Path) -> std::path::PathBuf {
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).expect("manifest");
+    let name = manifest
+        .lines()
+        .find(|line| line.contains("type b"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .expect("a base file");
+    dir.join(name)
+}
+
+/// The payload length of each record of an AOF file (`u32 length | u32 CRC32C | payload`).
+fn record_lengths(file: &[u8]) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < file.len() {
+        let len = u32::from_le_bytes(file[at..at + 4].try_into().expect("4 bytes")) as usize;
+        lengths.push(len);
+        at += 8 + len;
+    }
+    assert_eq!(at, file.len(), "whole records");
+    lengths
+}
+
+#[test]
+fn a_rewrite_writes_a_long_list_in_parts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path());
+    let mut connection = server.connection();
+    fill(&mut connection, "long", "element-", 100_000);
+    let _: usize = redis::cmd("LPUSH")
+        .arg("long")
+        .arg("head")
+        .query(&mut connection)
+        .unwrap();
+    rewrite(&mut connection);
+    let base = std::fs::read(base_file(dir.path())).expect("read the base");
+    let lengths = record_lengths(&base);
+    let largest = lengths.iter().max().copied().unwrap_or(0);
+    assert!(lengths.len() >= 98, "{} records", lengths.len());
+    assert!(
+        largest < 20_000,
+        "the largest record of the base: {largest} bytes"
+    );
+    server.kill();
+    let server = start(dir.path());
+    let mut connection = server.connection();
+    let len: usize = redis::cmd("LLEN")
+        .arg("long")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(len, 100_001);
+    for (index, expected) in [
+        (0, "head"),
+        (1, "element-0"),
+        (50_001, "element-50000"),
+        (-1, "element-99999"),
+    ] {
+        let found: String = redis::cmd("LINDEX")
+            .arg("long")
+            .arg(index)
+            .query(&mut connection)
+            .unwrap();
+        assert_eq!(found, expected, "LINDEX {index}");
+    }
+    let _: usize = redis::cmd("LPUSH")
+        .arg("long")
+        .arg("after-load")
+        .query(&mut connection)
+        .unwrap();
+    drop(server);
+    let server = start(dir.path());
+    let mut connection = server.connection();
+    let first: String = redis::cmd("LINDEX")
+        .arg("long")
+        .arg(0)
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(
+        first, "after-load",
+        "the loaded list kept its logical indices"
+    );
+}
+
 #[test]
 fn a_push_or_pop_on_a_long_list_logs_a_small_record() {
     let dir = tempfile::tempdir().expect("temp dir");
