@@ -419,6 +419,62 @@ fn replaying_records_twice_leaves_the_same_lists() {
 }
 
 #[test]
+fn a_transaction_of_list_writes_is_logged_and_replayed_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path());
+    let mut connection = server.connection();
+    fill(&mut connection, "long", "e", 5000);
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .cmd("LPUSH")
+        .arg("long")
+        .arg("a")
+        .arg("b")
+        .cmd("RPOP")
+        .arg("long")
+        .arg(2)
+        .cmd("LINSERT")
+        .arg("long")
+        .arg("AFTER")
+        .arg("e10")
+        .arg("x")
+        .cmd("LMOVE")
+        .arg("long")
+        .arg("long")
+        .arg("RIGHT")
+        .arg("LEFT")
+        .cmd("LMOVE")
+        .arg("long")
+        .arg("short")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .cmd("LSET")
+        .arg("long")
+        .arg(-1)
+        .arg("last")
+        .cmd("LPUSH")
+        .arg("long")
+        .arg("c")
+        .query(&mut connection)
+        .unwrap();
+    let before = (
+        elements(&mut connection, "long"),
+        elements(&mut connection, "short"),
+    );
+    assert_eq!(before.0[..3], ["c", "b", "a"]);
+    assert_eq!(before.1, ["e4997"]);
+    assert_eq!(before.0.last().map(String::as_str), Some("last"));
+    server.kill();
+    let server = start(dir.path());
+    let mut connection = server.connection();
+    let after = (
+        elements(&mut connection, "long"),
+        elements(&mut connection, "short"),
+    );
+    assert_eq!(after, before);
+}
+
+#[test]
 fn lpush_and_lpop_from_another_client_abort_a_watching_exec() {
     let server = Server::sessiond(&[]);
     let mut watcher = server.connection();
