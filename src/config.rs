@@ -840,6 +840,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The threshold of the packed list encoding (`list-max-listpack-size`).
+    pub fn list_limits(&self) -> crate::store::ListLimits {
+        crate::store::ListLimits {
+            max_packed_size: self.list_max_listpack_size,
+        }
+    }
+
     /// The thresholds of the packed hash encoding (`hash-max-listpack-entries`, `-value`).
     pub fn hash_limits(&self) -> crate::store::HashLimits {
         crate::store::HashLimits {

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod hash;
 pub mod help;
 pub mod keys;
+pub mod list;
 pub mod long_double;
 pub mod namespace;
 pub mod pubsub;

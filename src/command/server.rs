@@ -735,6 +735,7 @@ pub fn config_set(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     ctx.server.store.set_hash_limits(config.hash_limits());
     ctx.server.store.set_set_limits(config.set_limits());
     ctx.server.store.set_zset_limits(config.zset_limits());
+    ctx.server.store.set_list_limits(config.list_limits());
     ctx.server.hub.set_output_limit(config.output_limits.pubsub);
     crate::server::persistence::apply_settings(&ctx.server.store, &config);
     if config.appendonly != was_appendonly {

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use foldhash::fast::RandomState;
 
 use super::{
-    CommandResult, Context, connection, hash, keys, namespace, pubsub, server, session, set,
+    CommandResult, Context, connection, hash, keys, list, namespace, pubsub, server, session, set,
     string, transaction, zset,
 };
 
@@ -481,6 +481,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("zpopmin", -2, WF, KEY1, zset::zpopmin),
     cmd("zpopmax", -2, WF, KEY1, zset::zpopmax),
     cmd("zscan", -3, R, KEY1, zset::zscan),
+    // lists
+    cmd("lpush", -3, WDF, KEY1, list::lpush),
+    cmd("rpush", -3, WDF, KEY1, list::rpush),
+    cmd("lpushx", -3, WDF, KEY1, list::lpushx),
+    cmd("rpushx", -3, WDF, KEY1, list::rpushx),
+    cmd("lpop", -2, WF, KEY1, list::lpop),
+    cmd("rpop", -2, WF, KEY1, list::rpop),
+    cmd("llen", 2, RF, KEY1, list::llen),
+    cmd("lrange", 4, R, KEY1, list::lrange),
+    cmd("lindex", 3, R, KEY1, list::lindex),
+    cmd("lset", 4, WD, KEY1, list::lset),
+    cmd("lrem", 4, W, KEY1, list::lrem),
+    cmd("ltrim", 4, W, KEY1, list::ltrim),
+    cmd("linsert", 5, WD, KEY1, list::linsert),
+    cmd("lpos", -3, R, KEY1, list::lpos),
+    cmd("lmove", 5, WD, KEY12, list::lmove),
+    cmd("rpoplpush", 3, WD, KEY12, list::rpoplpush),
     // keys
     cmd("del", -2, W, KEY_ALL, keys::del),
     cmd("unlink", -2, WF, KEY_ALL, keys::del),

@@ -9,6 +9,7 @@ use crate::session::shard::SessionShard;
 use crate::session::{Record, SessionId};
 use crate::store::Value;
 use crate::store::hash::Hash;
+use crate::store::list::{self, List};
 use crate::store::set::Set;
 use crate::store::shard::{Change, MemberList, Shard};
 use crate::store::zset::SortedSet;
@@ -16,9 +17,10 @@ use crate::store::zset::SortedSet;
 /// The effect of a change to `key` in `shard` (locked): its state now, as absolute state.
 /// A change of some fields of a hash that is a table is logged as those fields
 /// ([`Effect::HashFields`]), of some members of a large set or of a skiplist sorted set as
-/// those members ([`Effect::SetMembers`], [`Effect::ZsetMembers`]), so a write to a large
-/// collection costs what it wrote, not the collection's size; any other change, as the
-/// key's whole value.
+/// those members ([`Effect::SetMembers`], [`Effect::ZsetMembers`]), and of some elements
+/// of a list as its span and those elements ([`Effect::ListElements`]), so a write to a
+/// large collection costs what it wrote, not the collection's size; any other change, as
+/// the key's whole value.
 pub fn key_change<'a>(
     namespace: &'a str,
     db: usize,
@@ -57,6 +59,11 @@ pub fn key_change<'a>(
                 members.sort_unstable();
                 members.dedup();
                 zset_members(namespace, db, key, set, members, entry.expires_at())
+            }
+            Value::List(elements) => {
+                let notes = members.iter().filter_map(list::decode_note);
+                let changed = list::changed_indices(notes, elements.span());
+                list_elements(namespace, db, key, elements, changed, entry.expires_at())
             }
             value => key_state(namespace, db, key, value, entry.expires_at()),
         },
@@ -153,6 +160,38 @@ pub fn zset_members<'a>(
     }
 }
 
+/// The effect that gives the list at `key` the span of `list` and the elements `list` holds
+/// at the logical indices `changed`, expiring at `expires_at`.
+pub fn list_elements<'a>(
+    namespace: &'a str,
+    db: usize,
+    key: &'a [u8],
+    list: &'a List,
+    changed: Vec<std::ops::Range<i64>>,
+    expires_at: Option<u64>,
+) -> Effect<'a> {
+    let head = list.head();
+    let runs = changed
+        .into_iter()
+        .map(|indices| {
+            let positions = (indices.start - head) as usize..(indices.end - head) as usize;
+            (
+                indices.start,
+                list.range(positions).map(Blob::from).collect(),
+            )
+        })
+        .collect();
+    Effect::ListElements {
+        namespace: namespace.into(),
+        db: db as u32,
+        key: key.into(),
+        head,
+        len: list.len() as u64,
+        runs,
+        expire_at: expires_at.unwrap_or(0),
+    }
+}
+
 /// Most pairs of a hash in one record of a rewrite's base; a larger hash is written in
 /// parts, so no record grows with the size of a hash.
 pub const BASE_PAIRS: usize = 1024;
@@ -160,7 +199,8 @@ pub const BASE_PAIRS: usize = 1024;
 /// The effects that recreate `key` holding `value` until `expires_at` in a rewrite's base:
 /// one [`Effect::Set`], or for a hash, set or sorted set of more than [`BASE_PAIRS`]
 /// members, its members in parts ([`Effect::HashFields`], [`Effect::SetMembers`],
-/// [`Effect::ZsetMembers`]: they replay in any order, as a base's records may).
+/// [`Effect::ZsetMembers`]: they replay in any order, as a base's records may); a list
+/// likewise in parts of [`BASE_PAIRS`] elements ([`Effect::ListElements`]).
 pub fn key_base<'a>(
     namespace: &'a str,
     db: usize,
@@ -205,11 +245,22 @@ pub fn key_base<'a>(
                 .map(|part| zset_members(namespace, db, key, set, part.iter().copied(), expires_at))
                 .collect()
         }
+        Value::List(list) if list.len() > BASE_PAIRS => {
+            let span = list.span();
+            (span.start..span.end)
+                .step_by(BASE_PAIRS)
+                .map(|start| {
+                    let part = start..(start + BASE_PAIRS as i64).min(span.end);
+                    list_elements(namespace, db, key, list, vec![part], expires_at)
+                })
+                .collect()
+        }
         _ => vec![key_state(namespace, db, key, value, expires_at)],
     }
 }
 
-/// The effect that recreates `key` holding `value` until `expires_at`.
+/// The effect that recreates `key` holding `value` until `expires_at`: a list with its
+/// logical indices ([`Effect::ListElements`]), which the records after it refer to.
 pub fn key_state<'a>(
     namespace: &'a str,
     db: usize,
@@ -217,18 +268,7 @@ pub fn key_state<'a>(
     value: &'a Value,
     expires_at: Option<u64>,
 ) -> Effect<'a> {
-    Effect::Set {
-        namespace: namespace.into(),
-        db: db as u32,
-        key: key.into(),
-        value: stored_value(value),
-        expire_at: expires_at.unwrap_or(0),
-    }
-}
-
-/// A value as the AOF stores it.
-pub fn stored_value(value: &Value) -> StoredValue<'_> {
-    match value {
+    let value = match value {
         Value::Str(data, _) => StoredValue::String(Blob(Cow::Borrowed(data))),
         Value::Hash(hash) => StoredValue::Hash(
             hash.iter()
@@ -241,6 +281,17 @@ pub fn stored_value(value: &Value) -> StoredValue<'_> {
                 .map(|(member, score)| (member.into(), score))
                 .collect(),
         ),
+        Value::List(list) => {
+            let whole = vec![list.span()];
+            return list_elements(namespace, db, key, list, whole, expires_at);
+        }
+    };
+    Effect::Set {
+        namespace: namespace.into(),
+        db: db as u32,
+        key: key.into(),
+        value,
+        expire_at: expires_at.unwrap_or(0),
     }
 }
 

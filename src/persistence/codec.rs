@@ -360,6 +360,15 @@ pub(crate) mod tests {
                 del: vec![b"gone".to_vec().into()],
                 expire_at: 0,
             },
+            Effect::ListElements {
+                namespace: ns(),
+                db: 0,
+                key: b"l".to_vec().into(),
+                head: -3,
+                len: 5,
+                runs: vec![(-3, vec![b"a".to_vec().into(), b"b".to_vec().into()])],
+                expire_at: 0,
+            },
         ]
     }
 

@@ -231,6 +231,39 @@ pub enum Effect<'a> {
         /// Unix ms when the key expires; 0 = no expiry.
         expire_at: u64,
     },
+    /// `key` holds a list whose elements have the logical indices `head .. head + len`
+    /// (see `src/store/list.rs`), where each run of `runs` puts its elements at the logical
+    /// indices from its first number on; the other elements inside the span are the ones
+    /// the list held at those indices, and it holds none outside it. Expires at `expire_at`
+    /// (0 = never); `len` 0 means the key does not exist.
+    ///
+    /// Invariant: a write logs the new span and the elements at every index whose element
+    /// it changed (a push: the pushed ones; a pop or a trim: none; an insertion or removal
+    /// in the middle: every element of the side it renumbered), so a push or pop on a long
+    /// list costs what it pushed. Replaying a record on a later state (a rewrite's base
+    /// that already holds it) may leave placeholders inside the span for a moment, but
+    /// every index of the final span was last written by a record that is replayed after
+    /// it, or is in the base: the records that follow converge to the right list. A
+    /// rewrite writes a large list as parts with the same span (replayed in any order).
+    ListElements {
+        /// The namespace's name.
+        #[serde(borrow)]
+        namespace: Cow<'a, str>,
+        /// The database index.
+        db: u32,
+        /// The key.
+        #[serde(borrow)]
+        key: Blob<'a>,
+        /// The logical index of the head.
+        head: i64,
+        /// How many elements the list holds.
+        len: u64,
+        /// Runs of elements: the logical index of the first, and the elements in order.
+        #[serde(borrow)]
+        runs: Vec<(i64, Vec<Blob<'a>>)>,
+        /// Unix ms when the key expires; 0 = no expiry.
+        expire_at: u64,
+    },
 }
 
 /// The encoding of a batch's effects, which refuses a batch among them.
@@ -553,6 +586,26 @@ impl Effect<'_> {
                 key: owned(key),
                 set: set.into_iter().map(|(m, s)| (owned(m), s)).collect(),
                 del: del.into_iter().map(owned).collect(),
+                expire_at,
+            },
+            Effect::ListElements {
+                namespace,
+                db,
+                key,
+                head,
+                len,
+                runs,
+                expire_at,
+            } => Effect::ListElements {
+                namespace: name(namespace),
+                db,
+                key: owned(key),
+                head,
+                len,
+                runs: runs
+                    .into_iter()
+                    .map(|(start, elements)| (start, elements.into_iter().map(owned).collect()))
+                    .collect(),
                 expire_at,
             },
         }

@@ -25,7 +25,7 @@ use crate::session::{EndReason, Ending, Policy, Record, SessionId};
 use crate::store::hash::{self, Hash, HashLimits};
 use crate::store::set::{self, Set, SetLimits};
 use crate::store::zset::{self, SortedSet, ZsetLimits};
-use crate::store::{Database, Namespace, Shard, Store, Value};
+use crate::store::{Database, List, ListLimits, Namespace, Shard, Store, Value};
 
 /// What loading found.
 #[derive(Debug, Default)]
@@ -432,6 +432,29 @@ impl<'a> Replay<'a> {
                     apply_zset_members(&mut shard, &key, &set, &del, expire_at, now, limits);
                 });
             }
+            Effect::ListElements {
+                namespace,
+                db,
+                key,
+                head,
+                len,
+                runs,
+                expire_at,
+            } => {
+                // Logical indices stay within ±2^62, so no number of pushes after loading
+                // can overflow them.
+                const BOUND: i64 = 1 << 62;
+                let span = i64::try_from(len)
+                    .ok()
+                    .and_then(|len| Some(head..head.checked_add(len)?))
+                    .filter(|span| -BOUND <= span.start && span.end <= BOUND)
+                    .ok_or("a list's logical indices are out of range")?;
+                let limits = self.store.list_limits();
+                self.with_db(&namespace, db, |db| {
+                    let mut shard = db.lock(&key);
+                    apply_list_elements(&mut shard, &key, span, &runs, expire_at, now, limits);
+                });
+            }
         }
         Ok(())
     }
@@ -565,6 +588,44 @@ fn apply_zset_members(
     shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
 }
 
+/// Applies an [`Effect::ListElements`] to the locked `shard`.
+fn apply_list_elements(
+    shard: &mut Shard,
+    key: &[u8],
+    span: std::ops::Range<i64>,
+    runs: &[(i64, Vec<Blob>)],
+    expire_at: u64,
+    now: u64,
+    limits: ListLimits,
+) {
+    if span.is_empty() || (expire_at != 0 && expire_at <= now) {
+        shard.remove(key, now);
+        return;
+    }
+    let apply = |list: &mut List| {
+        list.reframe(span.clone(), limits);
+        for (start, elements) in runs {
+            let elements: Vec<&[u8]> = elements.iter().map(|element| &element[..]).collect();
+            list.overwrite(*start, &elements, limits);
+        }
+        list.compact(limits);
+    };
+    let existing = shard
+        .get_mut(key, now)
+        .and_then(|entry| match &mut entry.value {
+            Value::List(list) => Some(list),
+            _ => None,
+        });
+    if let Some(list) = existing {
+        apply(list);
+    } else {
+        let mut list = List::default();
+        apply(&mut list);
+        shard.set(key, Value::List(list), None, now);
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// A stored value as the store holds it, in the encoding the store's limits pick.
 fn value_of(value: StoredValue, store: &Store) -> Result<Value, &'static str> {
     match value {
@@ -586,7 +647,11 @@ fn value_of(value: StoredValue, store: &Store) -> Result<Value, &'static str> {
                 store.zset_limits(),
             )))
         }
-        StoredValue::List(_) => Err("this build has no lists"),
+        StoredValue::List(elements) => Ok(Value::List(List::from_elements(
+            0,
+            elements.iter().map(|element| &element[..]),
+            store.list_limits(),
+        ))),
     }
 }
 

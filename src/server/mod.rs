@@ -173,6 +173,7 @@ impl ServerState {
         let store = Arc::new(Store::new(layout, hub.clone(), journal));
         store.set_hash_limits(config.hash_limits());
         store.set_zset_limits(config.zset_limits());
+        store.set_list_limits(config.list_limits());
         store.set_set_limits(config.set_limits());
         namespaces::declare_namespaces(&store, &config);
         let users = Users::from_config(&config);

@@ -14,6 +14,7 @@ pub mod eviction;
 pub mod expiry;
 pub mod gate;
 pub mod hash;
+pub mod list;
 pub mod listpack;
 pub mod random_pick;
 pub mod set;
@@ -23,7 +24,7 @@ pub mod watch;
 pub mod wheel;
 pub mod zset;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,6 +35,7 @@ pub use database::{Database, DatabaseLinks, MultiGuard, ShardGuard};
 pub use expiry::ExpiryClock;
 pub use gate::TransactionGate;
 pub use hash::{Hash, HashLimits};
+pub use list::{List, ListLimits};
 pub use set::{Set, SetLimits};
 pub use shard::{Entry, Key, Shard};
 pub use value::Value;
@@ -178,6 +180,8 @@ pub struct Store {
     gate: TransactionGate,
     hash_limits: EncodingLimits,
     zset_limits: EncodingLimits,
+    /// `list-max-listpack-size`.
+    list_max_packed_size: AtomicI32,
     set_limits: SetEncodingLimits,
 }
 
@@ -219,6 +223,7 @@ impl Store {
                 entries: AtomicUsize::new(ZsetLimits::default().max_packed_entries),
                 value: AtomicUsize::new(ZsetLimits::default().max_packed_value),
             },
+            list_max_packed_size: AtomicI32::new(ListLimits::default().max_packed_size),
             set_limits: SetEncodingLimits {
                 intset_entries: AtomicUsize::new(SetLimits::default().max_intset_entries),
                 packed: EncodingLimits {
@@ -389,6 +394,19 @@ impl Store {
         stored
             .value
             .store(limits.max_packed_value, Ordering::Relaxed);
+    }
+
+    /// When a list leaves the packed encoding (`list-max-listpack-size`).
+    pub fn list_limits(&self) -> ListLimits {
+        ListLimits {
+            max_packed_size: self.list_max_packed_size.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Changes when lists leave the packed encoding, from now on.
+    pub fn set_list_limits(&self, limits: ListLimits) {
+        self.list_max_packed_size
+            .store(limits.max_packed_size, Ordering::Relaxed);
     }
 
     /// The layout the store was built with.

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::hash::Hash;
+use super::list::List;
 use super::set::Set;
 use super::zset::SortedSet;
 
@@ -20,6 +21,8 @@ pub enum Value {
     Set(Set),
     /// A sorted set: members ordered by score.
     SortedSet(SortedSet),
+    /// A list: elements in order, at logical indices.
+    List(List),
 }
 
 /// A command met a key holding another type than the one it works on (`WRONGTYPE`).
@@ -52,6 +55,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::SortedSet(_) => "zset",
+            Value::List(_) => "list",
         }
     }
 
@@ -86,6 +90,7 @@ impl Value {
             Value::Hash(hash) => hash.is_empty(),
             Value::Set(set) => set.is_empty(),
             Value::SortedSet(set) => set.is_empty(),
+            Value::List(list) => list.is_empty(),
         }
     }
 
@@ -93,6 +98,14 @@ impl Value {
     pub fn as_sorted_set(&self) -> Result<&SortedSet, WrongType> {
         match self {
             Value::SortedSet(set) => Ok(set),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// The list held, or `WrongType`.
+    pub fn as_list(&self) -> Result<&List, WrongType> {
+        match self {
+            Value::List(list) => Ok(list),
             _ => Err(WrongType),
         }
     }
@@ -132,6 +145,7 @@ impl Value {
                     .sum();
                 ENTRY_OVERHEAD + data
             }
+            Value::List(list) => ENTRY_OVERHEAD + list.allocated_bytes(),
         }
     }
 
@@ -145,6 +159,8 @@ impl Value {
             Value::Hash(hash) => hash.encoding_name(),
             Value::Set(set) => set.encoding_name(),
             Value::SortedSet(set) => set.encoding_name(),
+            // Redis 7.0 reports every list so; 7.2 says `listpack` for small ones.
+            Value::List(_) => "quicklist",
         }
     }
 }
