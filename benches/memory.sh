@@ -66,7 +66,15 @@ for load in $LOADS; do
     used_before=$(used_memory "$port")
     result=$(redis-cli -p "$port" --pipe <"$workdir/load.resp" | tail -n 1)
     [[ $result == "errors: 0,"* ]] || { echo "memory.sh: $load: $result" >&2; exit 1; }
+    # RSS settles once the allocator has returned the pages freed during the load
+    # (jemalloc's decay): read it until it stops falling, for at most 15 s.
     rss_after=$(rss_kb "$server_pid")
+    for _ in $(seq 30); do
+        sleep 0.5
+        rss_now=$(rss_kb "$server_pid")
+        ((rss_now < rss_after)) || break
+        rss_after=$rss_now
+    done
     used=$((($(used_memory "$port") - used_before) / N))
     printf '%-16s %14d %16d\n' "$load" $(((rss_after - rss_before) * 1024 / N)) "$used"
     kill "$server_pid"
