@@ -11,6 +11,7 @@ pub mod help;
 pub mod keys;
 pub mod list;
 pub mod long_double;
+pub mod member_scan;
 pub mod namespace;
 pub mod pubsub;
 pub mod server;

@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use super::args::{self, is};
 use super::hash::{MAX_REPEATED_PICKS, random_source};
+use super::member_scan::{ScanOptions, scan_reply};
 use super::{CommandError, CommandResult, Context};
-use crate::glob::glob_match;
 use crate::keyspace_events::EventClass;
 use crate::protocol::Reply;
 use crate::store::set::{self, Member};
@@ -260,36 +260,14 @@ pub fn sscan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let Some(set) = read(&mut shard, args[1], ctx.now)? else {
         return Ok(scan_reply(0, Vec::new()));
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut options = &args[3..];
-    while let [option, value, rest @ ..] = options {
-        if is(option, "COUNT") {
-            count = usize::try_from(args::int(value)?)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or(CommandError::Syntax)?;
-        } else if is(option, "MATCH") {
-            pattern = Some(*value).filter(|p| *p != b"*");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        options = rest;
-    }
-    if !options.is_empty() {
-        return Err(CommandError::Syntax);
-    }
-    let (next, members) = set.scan(cursor, count);
+    let options = ScanOptions::parse(&args[3..])?;
+    let (next, members) = set.scan(cursor, options.count);
     let items = members
         .into_iter()
-        .filter(|member| pattern.is_none_or(|p| member.with_bytes(|m| glob_match(p, m, false))))
+        .filter(|member| member.with_bytes(|m| options.matches(m)))
         .map(bulk)
         .collect();
     Ok(scan_reply(next, items))
-}
-
-fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::text(cursor.to_string()), Reply::Array(items)])
 }
 
 /// The sets at `keys` (`None` where there is no key), after checking every key's type, so

@@ -10,8 +10,8 @@
 use bytes::Bytes;
 
 use super::args::{self, is};
+use super::member_scan::{ScanOptions, scan_reply};
 use super::{CommandError, CommandResult, Context};
-use crate::glob::glob_match;
 use crate::keyspace_events::EventClass;
 use crate::protocol::{Protocol, Reply};
 use crate::store::zset::{self, Scored, ZsetEdit};
@@ -788,29 +788,11 @@ pub fn zscan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
     let Some(set) = read(&mut shard, args[1], ctx.now)? else {
         return Ok(scan_reply(0, Vec::new()));
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut options = &args[3..];
-    while let [option, value, rest @ ..] = options {
-        if is(option, "COUNT") {
-            count = usize::try_from(args::int(value)?)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or(CommandError::Syntax)?;
-        } else if is(option, "MATCH") {
-            pattern = Some(*value).filter(|p| *p != b"*");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        options = rest;
-    }
-    if !options.is_empty() {
-        return Err(CommandError::Syntax);
-    }
-    let (next, members) = set.scan(cursor, count);
+    let options = ScanOptions::parse(&args[3..])?;
+    let (next, members) = set.scan(cursor, options.count);
     let items = members
         .into_iter()
-        .filter(|(member, _)| pattern.is_none_or(|p| glob_match(p, member, false)))
+        .filter(|(member, _)| options.matches(member))
         .flat_map(|(member, score)| {
             [
                 bulk(member),
@@ -819,10 +801,6 @@ pub fn zscan(ctx: &mut Context, args: &[&[u8]]) -> CommandResult {
         })
         .collect();
     Ok(scan_reply(next, items))
-}
-
-fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::text(cursor.to_string()), Reply::Array(items)])
 }
 
 #[cfg(test)]
