@@ -469,6 +469,38 @@ impl<'a> Replay<'a> {
     }
 }
 
+/// Replays a record that names some members of a collection (`HashFields`,
+/// `SetMembers`, `ZsetMembers`) on the locked `shard`: `edit` applies it to the collection
+/// `key` holds and says whether that is left empty, or returns `None` when `key` holds no
+/// collection of its type; then `fresh` builds the collection from the record alone. A
+/// collection left empty, or a deadline already past, removes the key.
+fn apply_members(
+    shard: &mut Shard,
+    key: &[u8],
+    expire_at: u64,
+    now: u64,
+    edit: impl FnOnce(&mut Shard) -> Option<bool>,
+    fresh: impl FnOnce() -> Value,
+) {
+    if expire_at != 0 && expire_at <= now {
+        shard.remove(key, now);
+        return;
+    }
+    let emptied = edit(shard).unwrap_or_else(|| {
+        let value = fresh();
+        let empty = value.is_empty_collection();
+        if !empty {
+            shard.set(key, value, None, now);
+        }
+        empty
+    });
+    if emptied {
+        shard.remove(key, now);
+        return;
+    }
+    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+}
+
 /// Applies an [`Effect::HashFields`] to the locked `shard`.
 fn apply_hash_fields(
     shard: &mut Shard,
@@ -479,34 +511,19 @@ fn apply_hash_fields(
     now: u64,
     limits: HashLimits,
 ) {
-    if expire_at != 0 && expire_at <= now {
-        shard.remove(key, now);
-        return;
-    }
-    let pairs = set.iter().map(|(field, value)| (&field[..], &value[..]));
-    match hash::edit(shard, key, now, limits) {
-        Ok(Some(mut edit)) => {
-            for (field, value) in pairs {
-                edit.insert(field, value);
-            }
-            for field in del {
-                edit.remove(field);
-            }
-            if edit.hash().is_empty() {
-                shard.remove(key, now);
-                return;
-            }
+    let pairs = || set.iter().map(|(field, value)| (&field[..], &value[..]));
+    let edit = |shard: &mut Shard| {
+        let mut edit = hash::edit(shard, key, now, limits).ok().flatten()?;
+        for (field, value) in pairs() {
+            edit.insert(field, value);
         }
-        Ok(None) | Err(_) => {
-            let hash = Hash::from_pairs(pairs, limits);
-            if hash.is_empty() {
-                shard.remove(key, now);
-                return;
-            }
-            shard.set(key, Value::Hash(hash), None, now);
+        for field in del {
+            edit.remove(field);
         }
-    }
-    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+        Some(edit.hash().is_empty())
+    };
+    let fresh = || Value::Hash(Hash::from_pairs(pairs(), limits));
+    apply_members(shard, key, expire_at, now, edit, fresh);
 }
 
 /// Applies an [`Effect::SetMembers`] to the locked `shard`.
@@ -519,33 +536,18 @@ fn apply_set_members(
     now: u64,
     limits: SetLimits,
 ) {
-    if expire_at != 0 && expire_at <= now {
-        shard.remove(key, now);
-        return;
-    }
-    match set::edit(shard, key, now, limits) {
-        Ok(Some(mut edit)) => {
-            for member in add {
-                edit.insert(member);
-            }
-            for member in del {
-                edit.remove(member);
-            }
-            if edit.set().is_empty() {
-                shard.remove(key, now);
-                return;
-            }
+    let edit = |shard: &mut Shard| {
+        let mut edit = set::edit(shard, key, now, limits).ok().flatten()?;
+        for member in add {
+            edit.insert(member);
         }
-        Ok(None) | Err(_) => {
-            let set = Set::from_members(add.iter().map(|member| &member[..]), limits);
-            if set.is_empty() {
-                shard.remove(key, now);
-                return;
-            }
-            shard.set(key, Value::Set(set), None, now);
+        for member in del {
+            edit.remove(member);
         }
-    }
-    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+        Some(edit.set().is_empty())
+    };
+    let fresh = || Value::Set(Set::from_members(add.iter().map(|m| &m[..]), limits));
+    apply_members(shard, key, expire_at, now, edit, fresh);
 }
 
 /// Applies an [`Effect::ZsetMembers`] to the locked `shard`.
@@ -558,34 +560,19 @@ fn apply_zset_members(
     now: u64,
     limits: ZsetLimits,
 ) {
-    if expire_at != 0 && expire_at <= now {
-        shard.remove(key, now);
-        return;
-    }
-    let scored = set.iter().map(|(member, score)| (&member[..], *score));
-    match zset::edit(shard, key, now, limits) {
-        Ok(Some(mut edit)) => {
-            for (member, score) in scored {
-                edit.insert(member, score);
-            }
-            for member in del {
-                edit.remove(member);
-            }
-            if edit.set().is_empty() {
-                shard.remove(key, now);
-                return;
-            }
+    let scored = || set.iter().map(|(member, score)| (&member[..], *score));
+    let edit = |shard: &mut Shard| {
+        let mut edit = zset::edit(shard, key, now, limits).ok().flatten()?;
+        for (member, score) in scored() {
+            edit.insert(member, score);
         }
-        Ok(None) | Err(_) => {
-            let fresh = SortedSet::from_entries(scored, limits);
-            if fresh.is_empty() {
-                shard.remove(key, now);
-                return;
-            }
-            shard.set(key, Value::SortedSet(fresh), None, now);
+        for member in del {
+            edit.remove(member);
         }
-    }
-    shard.set_deadline(key, (expire_at != 0).then_some(expire_at));
+        Some(edit.set().is_empty())
+    };
+    let fresh = || Value::SortedSet(SortedSet::from_entries(scored(), limits));
+    apply_members(shard, key, expire_at, now, edit, fresh);
 }
 
 /// Applies an [`Effect::ListElements`] to the locked `shard`.
