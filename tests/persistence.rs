@@ -247,6 +247,48 @@ fn acknowledged_writes_survive_kill_9_with_appendfsync_everysec() {
     crash_rounds("everysec", 6, 0xd1b5_4a32_d192_ed03);
 }
 
+/// Under `always`, writes that arrive together share an fsync: a worker fsyncs once for
+/// every connection its turn served (group commit), not once per write.
+#[test]
+fn concurrent_writers_share_fsyncs_under_appendfsync_always() {
+    const WRITERS: usize = 16;
+    const WRITES_EACH: usize = 100;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), "always", &[]);
+    let mut connection = server.connection();
+    let fsyncs_before: u64 = info_field(&mut connection, "aof_fsyncs")
+        .parse()
+        .expect("aof_fsyncs");
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let mut connection = server.connection();
+            thread::spawn(move || {
+                for i in 0..WRITES_EACH {
+                    let _: () = redis::cmd("SET")
+                        .arg(format!("w{writer}:{i}"))
+                        .arg(i)
+                        .query(&mut connection)
+                        .expect("SET");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer thread");
+    }
+    let fsyncs: u64 = info_field(&mut connection, "aof_fsyncs")
+        .parse::<u64>()
+        .expect("aof_fsyncs")
+        - fsyncs_before;
+    let writes = (WRITERS * WRITES_EACH) as u64;
+    assert!(fsyncs > 0, "no fsync under appendfsync always");
+    assert!(
+        fsyncs * 2 <= writes,
+        "{fsyncs} fsyncs for {writes} acknowledged writes from {WRITERS} connections: \
+         concurrent writes did not share them"
+    );
+}
+
 #[test]
 fn sigterm_under_concurrent_writers_exits_0_and_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -455,6 +455,7 @@ fn info_persistence_aof(ctx: &Context) -> InfoFields {
             ("aof_pending_rewrite", "0".into()),
             ("aof_buffer_length", journal.buffered().to_string()),
             ("aof_fsync", journal.fsync().as_str().into()),
+            ("aof_fsyncs", load(&stats.fsyncs).to_string()),
             ("aof_last_fsync_us", load(&stats.last_fsync_us).to_string()),
             (
                 "aof_last_fsync_time",

@@ -3,10 +3,12 @@
 //! ```text
 //!  shard lock held ─▶ append(effects) ─▶ pending buffer (one Mutex, logical positions)
 //!                                              │
-//!  connection, before its batch's replies:     ▼      (pos = durable_end after each command)
-//!    everysec / no: persist(pos): yield, write(2) to the incremental file, inline
-//!    always:        persist(pos).await ◀── aof thread: write(2) + fdatasync, one per batch
-//!                                          (group commit: every waiter shares the fsync)
+//!  connection, at the end of its worker's turn: ▼     (pos = durable_end after each command)
+//!    everysec / no: persist(pos): write(2) to the incremental file, inline
+//!    always:        persist(pos): write(2) + fdatasync, inline
+//!    the first connection back writes the whole turn's records; the others find theirs
+//!    done (group commit: every reply of the turn shares one write and one fsync)
+//!  aof thread, every tick: everysec's fsync; records no reply waits for (expiry deletes)
 //! ```
 //!
 //! Effects are appended while the shard locks of the change are held, so the order of records
@@ -23,10 +25,11 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use super::codec;
 use super::effect::Effect;
@@ -34,9 +37,6 @@ use super::error::AofError;
 use super::file::{FileKind, encode_header};
 use super::manifest::{Manifest, ManifestEntry, incr_name};
 use crate::config::AppendFsync;
-
-/// The longest an fsync under `always` waits for more records to share it.
-const GATHER_LIMIT: Duration = Duration::from_micros(200);
 
 thread_local! {
     /// The records this thread appended since it opened a unit ([`Journal::unit`]),
@@ -69,7 +69,8 @@ struct Pending {
 /// The incremental file being appended to.
 #[derive(Debug)]
 struct Output {
-    file: File,
+    /// Shared with an fsync in progress, which runs without the output lock.
+    file: Arc<File>,
     path: PathBuf,
     manifest: Manifest,
     /// A buffer swapped with the pending one, so appends never wait for a write.
@@ -83,6 +84,8 @@ pub struct JournalStats {
     pub base_size: AtomicU64,
     /// Bytes of every file the manifest lists.
     pub current_size: AtomicU64,
+    /// Fsyncs since start: with group commit, far fewer than the writes they cover.
+    pub fsyncs: AtomicU64,
     /// Microseconds the last fsync took.
     pub last_fsync_us: AtomicU64,
     /// Unix ms of the last fsync.
@@ -110,17 +113,16 @@ pub struct Journal {
     rewrite_min_size: AtomicU64,
     rewriting: AtomicBool,
     pending: Mutex<Pending>,
-    /// Signals the aof thread that `pending` has data (only under `always`).
-    has_pending: Condvar,
     output: Mutex<Option<Output>>,
+    /// Held for a whole fsync, so there is one at a time: who waits for it usually finds
+    /// its records covered by the one it waited for.
+    syncing: Mutex<()>,
     /// End of the last record a reply must wait for (all but touches).
     durable_end: AtomicU64,
     /// Logical position written to the OS.
     written: AtomicU64,
-    /// Whether there is a file to write to (`output` is set), readable without its lock.
-    has_output: AtomicBool,
     /// Logical position known to be on disk.
-    synced: tokio::sync::watch::Sender<u64>,
+    synced: AtomicU64,
     /// How many threads have a unit open, so appends look for theirs only then.
     units_open: AtomicU32,
     /// INFO figures.
@@ -138,12 +140,11 @@ impl Journal {
             rewrite_min_size: AtomicU64::new(u64::MAX),
             rewriting: AtomicBool::new(false),
             pending: Mutex::new(Pending::default()),
-            has_pending: Condvar::new(),
             output: Mutex::new(None),
+            syncing: Mutex::new(()),
             durable_end: AtomicU64::new(0),
             written: AtomicU64::new(0),
-            has_output: AtomicBool::new(false),
-            synced: tokio::sync::watch::Sender::new(0),
+            synced: AtomicU64::new(0),
             units_open: AtomicU32::new(0),
             stats: JournalStats::default(),
         }
@@ -189,8 +190,6 @@ impl Journal {
     /// Changes the fsync policy (CONFIG SET appendfsync).
     pub fn set_fsync(&self, fsync: AppendFsync) {
         self.fsync.store(fsync_code(fsync), Ordering::Relaxed);
-        self.has_pending.notify_one();
-        self.wake_waiters();
     }
 
     /// Starts recording effects before there is a file for them (the AOF being turned on at
@@ -205,7 +204,7 @@ impl Journal {
         pending.buf.clear();
         pending.swapped_during_rewrite = false;
         self.written.store(pending.end, Ordering::Release);
-        self.synced.send_replace(pending.end);
+        self.synced.store(pending.end, Ordering::Release);
         self.active.store(true, Ordering::Release);
         Ok(())
     }
@@ -224,7 +223,6 @@ impl Journal {
             }
             manifest.write(&self.dir)?;
             *output = Some(self.output_for(manifest)?);
-            self.has_output.store(true, Ordering::Release);
             Ok(true)
         });
         match outcome {
@@ -234,7 +232,6 @@ impl Journal {
                 self.active.store(false, Ordering::Release);
                 self.pending.lock().buf.clear();
                 self.rewriting.store(false, Ordering::Release);
-                self.wake_waiters();
             }
         }
         outcome
@@ -244,9 +241,7 @@ impl Journal {
     pub fn close(&self) {
         self.flush();
         self.active.store(false, Ordering::Release);
-        self.has_output.store(false, Ordering::Release);
         *self.output.lock() = None;
-        self.wake_waiters();
     }
 
     /// Forgets records appended since [`Journal::activate`] (the base about to be written
@@ -262,7 +257,6 @@ impl Journal {
     pub fn open(&self, manifest: Manifest) -> Result<(), AofError> {
         let output = self.output_for(manifest)?;
         *self.output.lock() = Some(output);
-        self.has_output.store(true, Ordering::Release);
         self.active.store(true, Ordering::Release);
         Ok(())
     }
@@ -281,7 +275,7 @@ impl Journal {
             .map_err(io_error(&path))?;
         self.refresh_sizes(&manifest);
         Ok(Output {
-            file,
+            file: Arc::new(file),
             path,
             manifest,
             spare: Vec::new(),
@@ -350,9 +344,6 @@ impl Journal {
                 self.durable_end.store(pending.end, Ordering::Release);
             }
         }
-        if self.fsync() == AppendFsync::Always {
-            self.has_pending.notify_one();
-        }
         Ok(())
     }
 
@@ -401,59 +392,16 @@ impl Journal {
     }
 
     /// Makes sure everything up to `position` reached what the fsync policy promises before
-    /// a reply: the OS (`everysec`, `no`: written here, now) or the disk (`always`: waits for
-    /// the aof thread's next fsync).
-    pub async fn persist(&self, position: u64) {
-        if self.fsync() != AppendFsync::Always {
-            while self.written.load(Ordering::Acquire) < position {
-                // Let the other connections ready on this worker run their commands
-                // first: the first of them back here writes everyone's records in one
-                // write(2), as Redis writes once per event-loop turn. While another
-                // thread is writing, this worker serves its other connections instead of
-                // blocking on the file.
-                tokio::task::yield_now().await;
-                if self.try_write_through(position) {
-                    break;
-                }
-            }
-            return;
-        }
-        let mut synced = self.synced.subscribe();
-        if *synced.borrow_and_update() >= position {
-            return;
-        }
-        self.has_pending.notify_one();
-        // Also done when the AOF goes off or the policy changes (both wake the waiters):
-        // then what is pending is written by the new rules, or not at all.
-        let _ = synced
-            .wait_for(|&at| {
-                at >= position || !self.is_active() || self.fsync() != AppendFsync::Always
-            })
-            .await;
-        if self.is_active() && self.fsync() != AppendFsync::Always {
-            self.write_through(position);
-        }
-    }
-
-    /// Wakes every connection waiting in [`Journal::persist`] to look again.
-    fn wake_waiters(&self) {
-        self.synced.send_modify(|_| {});
-    }
-
-    /// Before an fsync under `always`: while records keep arriving, lets the connections that
-    /// are running commands append theirs, so one fsync covers them too (at most
-    /// [`GATHER_LIMIT`]). Waiting longer, or for a quiet spell, measured worse: on a small
-    /// machine the connections and their clients need the cores meanwhile.
-    fn gather(&self) {
-        let started = Instant::now();
-        let mut seen = self.pending.lock().end;
-        while started.elapsed() < GATHER_LIMIT {
-            std::thread::yield_now();
-            let now = self.pending.lock().end;
-            if now == seen {
-                return;
-            }
-            seen = now;
+    /// a reply: the OS (`everysec`, `no`) or the disk (`always`), writing (and fsyncing) it
+    /// here unless another connection already did. Connections call it at the end of their
+    /// worker's turn (`server/connection.rs`), so the first one writes the records of the
+    /// whole turn with one write(2), and under `always` one fsync, as Redis does once per
+    /// event-loop turn; the others find theirs done. The fsync blocks this worker, as it
+    /// blocks Redis's event loop; other workers go on meanwhile.
+    pub fn persist(&self, position: u64) {
+        match self.fsync() {
+            AppendFsync::Always => self.sync_through(position),
+            AppendFsync::EverySec | AppendFsync::No => self.write_through(position),
         }
     }
 
@@ -469,20 +417,6 @@ impl Journal {
         if let Some(output) = output.as_mut() {
             self.write_pending(output);
         }
-    }
-
-    /// As [`Journal::write_through`], unless another thread is writing: then returns false
-    /// at once, having written nothing.
-    fn try_write_through(&self, position: u64) -> bool {
-        let Some(mut output) = self.output.try_lock() else {
-            return false;
-        };
-        if self.written.load(Ordering::Acquire) < position
-            && let Some(output) = output.as_mut()
-        {
-            self.write_pending(output);
-        }
-        true
     }
 
     /// Moves the pending records into the file (with the output lock held).
@@ -502,7 +436,7 @@ impl Journal {
         if output.spare.is_empty() {
             return;
         }
-        if let Err(error) = output.file.write_all(&output.spare) {
+        if let Err(error) = (&*output.file).write_all(&output.spare) {
             fatal(&format!("cannot write {}", output.path.display()), &error);
         }
         self.stats
@@ -512,39 +446,40 @@ impl Journal {
         self.written.store(end, Ordering::Release);
     }
 
-    /// Writes what is pending and fsyncs the file; publishes the position now on disk.
-    pub fn sync(&self) {
+    /// Writes what is pending and fsyncs the file, unless everything up to `position` is
+    /// on disk already; publishes the position now on disk. The fsync runs without the
+    /// output lock, so appends and writes go on meanwhile.
+    fn sync_through(&self, position: u64) {
+        if self.synced.load(Ordering::Acquire) >= position {
+            return;
+        }
+        let _syncing = self.syncing.lock();
+        if self.synced.load(Ordering::Acquire) >= position {
+            return;
+        }
         let (file, end) = {
             let mut output = self.output.lock();
             let Some(output) = output.as_mut() else {
                 return;
             };
             self.write_pending(output);
-            let end = self.written.load(Ordering::Acquire);
-            if end <= *self.synced.borrow() {
-                return;
-            }
-            match output.file.try_clone() {
-                Ok(file) => (file, end),
-                Err(error) => fatal(&format!("cannot fsync {}", output.path.display()), &error),
-            }
+            (output.file.clone(), self.written.load(Ordering::Acquire))
         };
-        // The fsync runs on a clone of the descriptor, so appends go on meanwhile.
+        if end <= self.synced.load(Ordering::Acquire) {
+            return;
+        }
         let started = Instant::now();
         if let Err(error) = file.sync_data() {
             fatal("cannot fsync the AOF", &error);
         }
         self.note_fsync(started);
-        self.synced.send_if_modified(|synced| {
-            let moved = end > *synced;
-            *synced = (*synced).max(end);
-            moved
-        });
+        self.synced.fetch_max(end, Ordering::AcqRel);
     }
 
     fn note_fsync(&self, started: Instant) {
         let took = started.elapsed();
         crate::metrics::aof_fsynced(took);
+        self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.stats
             .last_fsync_us
             .store(took.as_micros() as u64, Ordering::Relaxed);
@@ -553,35 +488,25 @@ impl Journal {
             .store(crate::store::now_ms(), Ordering::Relaxed);
     }
 
-    /// The aof thread's loop, until `stop` is set: under `always` it writes and fsyncs each
-    /// batch as it comes (group commit); under `everysec` it fsyncs once a second; in every
-    /// mode it writes records nobody waits for (expiry deletes) within `tick`, and runs
-    /// `cron` (the automatic rewrite check).
+    /// The aof thread's loop, until `stop` is set: each `tick` it fsyncs under `everysec`
+    /// once a second, writes (and under `always` fsyncs) the records no reply waits for
+    /// (expiry deletes, session touches), and runs `cron` (the automatic rewrite check).
     pub fn run(&self, tick: Duration, stop: &AtomicBool, mut cron: impl FnMut()) {
         let mut last_sync = Instant::now();
+        // Under `always`, only records a tick old: newer ones are likely a turn's, which its
+        // connections are about to fsync together.
+        let mut appended_a_tick_ago = 0;
         while !stop.load(Ordering::Acquire) {
-            {
-                // Only `always` is woken by appends; the other modes write inline and this
-                // thread only sweeps up once a tick.
-                let mut pending = self.pending.lock();
-                let always = self.fsync() == AppendFsync::Always;
-                let idle = pending.end <= self.written.load(Ordering::Acquire)
-                    || !self.has_output.load(Ordering::Acquire);
-                if !always || idle {
-                    self.has_pending.wait_for(&mut pending, tick);
-                }
-            }
+            std::thread::sleep(tick);
             match self.fsync() {
-                AppendFsync::Always => {
-                    self.gather();
-                    self.sync();
-                }
+                AppendFsync::Always => self.sync_through(appended_a_tick_ago),
                 AppendFsync::EverySec if last_sync.elapsed() >= Duration::from_secs(1) => {
-                    self.sync();
+                    self.sync_through(u64::MAX);
                     last_sync = Instant::now();
                 }
                 _ => self.write_through(u64::MAX),
             }
+            appended_a_tick_ago = self.pending.lock().end;
             cron();
         }
     }
@@ -589,7 +514,7 @@ impl Journal {
     /// Writes and fsyncs everything pending (shutdown).
     pub fn flush(&self) {
         if self.is_active() {
-            self.sync();
+            self.sync_through(u64::MAX);
         }
     }
 
@@ -624,7 +549,7 @@ impl Journal {
         let mut manifest = output.manifest.clone();
         manifest.incrementals.push(entry);
         manifest.write(&self.dir)?;
-        output.file = file;
+        output.file = Arc::new(file);
         output.path = path;
         output.manifest = manifest.clone();
         self.refresh_sizes(&manifest);
