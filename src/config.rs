@@ -100,7 +100,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     /// Namespaces declared with their policy options (`namespace`, repeatable), in order.
     pub namespaces: Vec<NamespaceSpec>,
-    /// Runtime worker threads (`threads`); defaults to the number of cores.
+    /// Runtime worker threads (`threads`); defaults to half the cores (at least one), leaving
+    /// the rest to the clients beside it and to the aof and expiry threads.
     pub threads: usize,
     /// Keyspace shards per database (`shards`); defaults to 16 × the number of cores.
     pub shards: usize,
@@ -824,7 +825,7 @@ impl Default for Config {
             metrics_port: 9121,
             loglevel: LogLevel::Notice,
             namespaces: Vec::new(),
-            threads: cores,
+            threads: (cores / 2).max(1),
             shards: 16 * cores,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
@@ -1402,8 +1403,9 @@ mod tests {
         assert_eq!(config.appendfsync, AppendFsync::EverySec);
         assert_eq!(config.loglevel, LogLevel::Notice);
         assert!(config.appendonly && config.protected_mode && config.aof_load_truncated);
-        assert!(config.threads >= 1);
-        assert_eq!(config.shards, 16 * config.threads);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(config.threads, (cores / 2).max(1));
+        assert_eq!(config.shards, 16 * cores);
         assert_eq!(config.config_file, None);
     }
 

@@ -151,11 +151,16 @@ impl Server {
     /// (`... Ready to accept connections tcp on ADDR`, or `tls on ADDR` for a
     /// TLS-only server), taking the address from it.
     /// Unless `args` name a `--metrics-port`, `--metrics-port 0` is added, so that
-    /// servers running side by side do not fight over the default metrics port.
+    /// servers running side by side do not fight over the default metrics port; unless
+    /// they name `--threads`, `--threads 2`, so that commands of different clients really
+    /// run at the same time even where the default is one worker.
     pub fn try_sessiond_at(binary: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, StartError> {
         let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
         if !args.iter().any(|arg| arg == "--metrics-port") {
             args.extend(["--metrics-port".into(), "0".into()]);
+        }
+        if !args.iter().any(|arg| arg == "--threads") {
+            args.extend(["--threads".into(), "2".into()]);
         }
         Server::spawn(binary.as_ref(), &args, |line| {
             let (_, rest) = line
