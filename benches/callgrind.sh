@@ -78,7 +78,9 @@ show() {
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768 and up), where a benchmark
+        # client's socket left in TIME_WAIT cannot hold the port.
+        port=$((20000 + RANDOM % 12000))
         # A connection attempt fails when nothing listens there.
         if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             printf '%s\n' "$port"

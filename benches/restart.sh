@@ -40,7 +40,9 @@ if [[ -z $binary ]]; then
 fi
 binary=$(realpath "$binary")
 
-port=$((20000 + RANDOM % 40000))
+# Below Linux's ephemeral range (32768 and up), where a client's socket left in
+# TIME_WAIT cannot hold the port.
+port=$((20000 + RANDOM % 12000))
 
 # start NAME: starts server NAME on $port with its AOF in $workdir/NAME and
 # waits for its ready line; sets server_pid, and elapsed to the seconds that took.
