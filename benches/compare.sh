@@ -6,8 +6,11 @@
 # redis-server on free ports, and runs every test against both for ROUNDS
 # rounds, sessiond first in odd rounds and redis first in even ones. Prints
 # each run, then a table of the per-test medians and their ratio
-# (sessiond / redis). The machine is shared and noisy: compare ratios from
-# one run, never absolute numbers from different runs.
+# (sessiond / redis), and each server's CPU time per request (user + system,
+# all its threads, from /proc/PID/stat), which moves less than requests/s
+# when the benchmark client and the server share the cores. The machine is
+# shared and noisy: compare ratios from one run, never absolute numbers from
+# different runs.
 #
 # Environment:
 #   N=200000        requests per redis-benchmark run (-n)
@@ -70,6 +73,8 @@ workdir=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 server_pids=()
 bench_pid=
 declare -A commands=() # server name -> its command line, for the report
+declare -A pid_of=()   # server name -> its process id
+readonly ticks_per_second=$(getconf CLK_TCK)
 
 # Stops a running benchmark and the servers (their log drainers end with
 # them), and removes the logs.
@@ -122,6 +127,7 @@ start_server() {
     printf '%s\n' "${commands[$name]}"
     exec {fd}< <(cd "$workdir" && exec "$@" 2>&1)
     server_pids+=("$!")
+    pid_of[$name]=$!
     while IFS= read -r -t "$READY_TIMEOUT" -u "$fd" line; do
         printf '%s\n' "$line" >>"$log"
         if [[ $line == *"Ready to accept connections"* ]]; then
@@ -146,8 +152,14 @@ flags_for() {
     printf '%s\n' "${flags//__PREPARED__/$prepared}"
 }
 
+# Prints the CPU time (user + system, clock ticks) process $1 has used so far.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # run_test NAME PORT FLAGS: runs one redis-benchmark test against the server
-# NAME on PORT and sets rps to its requests per second. Fails, showing the
+# NAME on PORT and sets rps to its requests per second and cpu_us to the
+# server's CPU microseconds per request. Fails, showing the
 # offending lines and the end of the server's log, when redis-benchmark
 # reports an error, fails, hangs, or prints no result.
 run_test() {
@@ -156,11 +168,15 @@ run_test() {
     read -r -a flags <<<"$3"
     cmd=(redis-benchmark -h 127.0.0.1 -p "$port" -n "$N" -r 100000 --csv "${flags[@]}")
     show "${cmd[@]}"
+    local ticks_before
+    ticks_before=$(cpu_ticks "${pid_of[$name]}")
     # In the background, so that a signal to this script is handled at once.
     timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$out" 2>&1 &
     bench_pid=$!
     wait "$bench_pid" || status=$?
     bench_pid=
+    cpu_us=$(awk -v t=$(($(cpu_ticks "${pid_of[$name]}") - ticks_before)) \
+        -v hz="$ticks_per_second" -v n="$N" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
     errors=$(grep -Ei 'ERR|error' "$out" || true)
     # CSV rows after the header: "TEST","RPS",...
     rps=$(awk -F'","' 'NR > 1 && /^"/ { print $2 }' "$out")
@@ -221,13 +237,16 @@ if [[ -n ${PREPARE:-} ]]; then
     redis-cli -p "$redis_port" "${prepare_cmd[@]}" >/dev/null
 fi
 declare -A results=() # "server|test index" -> the rps of each round
+declare -A cpu=()     # "server|test index" -> the CPU us per request of each round
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then order=(sessiond redis); else order=(redis sessiond); fi
     for i in "${!tests[@]}"; do
         for server in "${order[@]}"; do
             run_test "$server" "${port[$server]}" "$(flags_for "$server" "${tests[$i]}")"
-            printf 'round %d  %-8s  %-24s %12s rps\n' "$round" "$server" "${tests[$i]}" "$rps"
+            printf 'round %d  %-8s  %-24s %12s rps %8s us/req CPU\n' "$round" "$server" \
+                "${tests[$i]}" "$rps" "$cpu_us"
             results["$server|$i"]+=" $rps"
+            cpu["$server|$i"]+=" $cpu_us"
         done
     done
 done
@@ -238,20 +257,27 @@ for test in "${tests[@]}"; do
     ((${#test} > width)) && width=${#test}
 done
 echo
-printf 'sessiond vs %s: median requests/s of %d rounds, -n %d -r 100000\n' \
+printf 'sessiond vs %s: median requests/s and server CPU per request of %d rounds, -n %d -r 100000\n' \
     "$([[ $REFERENCE == redis ]] && echo redis-server || echo 'a second sessiond')" "$ROUNDS" "$N"
 printf 'commit %s, %s, %s, %s cores\n' "$commit" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
     "$(redis-server --version | cut -d' ' -f1-3)" "$(nproc)"
 printf 'sessiond:  %s\nreference: %s\n\n' "${commands[sessiond]#+ }" "${commands[redis]#+ }"
-printf '| %-*s | %12s | %12s | %5s |\n' "$width" test 'sessiond rps' \
-    "$([[ $REFERENCE == redis ]] && echo 'redis rps' || echo 'ref rps')" ratio
-printf '|%s|-------------:|-------------:|------:|\n' "$(printf '%*s' $((width + 2)) '' | tr ' ' -)"
+reference=$([[ $REFERENCE == redis ]] && echo redis || echo ref)
+printf '| %-*s | %12s | %12s | %5s | %14s | %14s |\n' "$width" test 'sessiond rps' \
+    "$reference rps" ratio 'sessiond CPU' "$reference CPU"
+printf '|%s|-------------:|-------------:|------:|---------------:|---------------:|\n' \
+    "$(printf '%*s' $((width + 2)) '' | tr ' ' -)"
 for i in "${!tests[@]}"; do
     # Word splitting of the stored lists is intended: one rps per round.
     # shellcheck disable=SC2086
     s=$(median ${results["sessiond|$i"]})
     # shellcheck disable=SC2086
     r=$(median ${results["redis|$i"]})
-    printf '| %-*s | %12.0f | %12.0f | %5.2f |\n' "$width" "${tests[$i]}" "$s" "$r" \
-        "$(awk -v s="$s" -v r="$r" 'BEGIN { print s / r }')"
+    # shellcheck disable=SC2086
+    s_cpu=$(median ${cpu["sessiond|$i"]})
+    # shellcheck disable=SC2086
+    r_cpu=$(median ${cpu["redis|$i"]})
+    printf '| %-*s | %12.0f | %12.0f | %5.2f | %8.2f us/req | %8.2f us/req |\n' "$width" \
+        "${tests[$i]}" "$s" "$r" "$(awk -v s="$s" -v r="$r" 'BEGIN { print s / r }')" \
+        "$s_cpu" "$r_cpu"
 done
