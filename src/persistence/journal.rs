@@ -406,7 +406,7 @@ impl Journal {
     }
 
     /// Writes pending records to the file until `position` has been written.
-    pub fn write_through(&self, position: u64) {
+    fn write_through(&self, position: u64) {
         if self.written.load(Ordering::Acquire) >= position {
             return;
         }
