@@ -70,7 +70,6 @@ done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
-server_pids=()
 bench_pid=
 declare -A commands=() # server name -> its command line, for the report
 declare -A pid_of=()   # server name -> its process id
@@ -80,7 +79,7 @@ readonly ticks_per_second=$(getconf CLK_TCK)
 # them), and removes the logs.
 cleanup() {
     local pid
-    for pid in $bench_pid "${server_pids[@]}"; do
+    for pid in $bench_pid "${pid_of[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -126,7 +125,6 @@ start_server() {
     commands[$name]=$(show "$@")
     printf '%s\n' "${commands[$name]}"
     exec {fd}< <(cd "$workdir" && exec "$@" 2>&1)
-    server_pids+=("$!")
     pid_of[$name]=$!
     while IFS= read -r -t "$READY_TIMEOUT" -u "$fd" line; do
         printf '%s\n' "$line" >>"$log"
